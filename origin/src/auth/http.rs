@@ -1,0 +1,7 @@
+//! Auth endpoints (being written).
+use crate::state::AppState;
+use utoipa_axum::router::OpenApiRouter;
+/// Auth routes.
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+}

@@ -1,0 +1,148 @@
+//! The origin's settings: flags with environment overrides (`vitrine-origin
+//! serve --help` lists them all). Nothing here is required: with no settings at
+//! all the origin runs on the embedded default under `./vitrine-data`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Settings of one origin process.
+#[derive(Clone, Debug, clap::Args)]
+pub struct Config {
+    /// Where the embedded default keeps its state (SQLite file, signing key).
+    #[arg(long, env = "VITRINE_DATA_DIR", default_value = "./vitrine-data")]
+    pub data_dir: PathBuf,
+
+    /// PostgreSQL URL (`postgres://...`) or SQLite URL (`sqlite://...`);
+    /// unset means the SQLite file in the data directory.
+    #[arg(long, env = "DATABASE_URL")]
+    pub database_url: Option<String>,
+
+    /// Redis URL for carts; unset keeps carts in the database.
+    #[arg(long, env = "REDIS_URL")]
+    pub redis_url: Option<String>,
+
+    /// Prefix of every Redis key this origin writes, so several deployments
+    /// (or tests) can share one Redis.
+    #[arg(long, env = "VITRINE_REDIS_PREFIX", default_value = "vitrine:")]
+    pub redis_prefix: String,
+
+    /// Maximum pooled database connections.
+    #[arg(long, env = "VITRINE_DB_MAX_CONNECTIONS", default_value_t = 16)]
+    pub db_max_connections: u32,
+
+    /// Secret for signing access tokens (HS256), at least 32 bytes; unset means
+    /// a random one generated once and kept in the data directory.
+    #[arg(long, env = "VITRINE_JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<String>,
+
+    /// Lifetime of an access token, in seconds.
+    #[arg(long, env = "VITRINE_ACCESS_TOKEN_TTL_SECS", default_value_t = 900)]
+    pub access_token_ttl_secs: u64,
+
+    /// Lifetime of a refresh token, in seconds.
+    #[arg(long, env = "VITRINE_REFRESH_TOKEN_TTL_SECS", default_value_t = 30 * 24 * 3600)]
+    pub refresh_token_ttl_secs: u64,
+
+    /// How long an `Idempotency-Key` and its stored response are kept, in seconds.
+    #[arg(long, env = "VITRINE_IDEMPOTENCY_TTL_SECS", default_value_t = 24 * 3600)]
+    pub idempotency_ttl_secs: u64,
+
+    /// How long an untouched cart lives, in seconds.
+    #[arg(long, env = "VITRINE_CART_TTL_SECS", default_value_t = 30 * 24 * 3600)]
+    pub cart_ttl_secs: u64,
+
+    /// Largest request body accepted, in bytes; larger ones get 413.
+    #[arg(long, env = "VITRINE_BODY_LIMIT_BYTES", default_value_t = 64 * 1024)]
+    pub body_limit_bytes: usize,
+
+    /// Deadline for one request, in seconds.
+    #[arg(long, env = "VITRINE_REQUEST_TIMEOUT_SECS", default_value_t = 30)]
+    pub request_timeout_secs: u64,
+
+    /// The store's currency (ISO 4217); carts and orders are in it.
+    #[arg(long, env = "VITRINE_CURRENCY", default_value = "ZAR")]
+    pub currency: String,
+
+    /// Flat shipping fee in minor units, charged on every order below the
+    /// free-shipping threshold.
+    #[arg(long, env = "VITRINE_SHIPPING_FEE_MINOR", default_value_t = 9_900)]
+    pub shipping_fee_minor: i64,
+
+    /// `s-maxage` of catalog responses, in seconds.
+    #[arg(long, env = "VITRINE_CATALOG_S_MAXAGE", default_value_t = 300)]
+    pub catalog_s_maxage: u64,
+
+    /// `stale-while-revalidate` of catalog responses, in seconds.
+    #[arg(long, env = "VITRINE_CATALOG_SWR", default_value_t = 60)]
+    pub catalog_stale_while_revalidate: u64,
+
+    /// `stale-if-error` of catalog responses, in seconds.
+    #[arg(long, env = "VITRINE_CATALOG_SIE", default_value_t = 86_400)]
+    pub catalog_stale_if_error: u64,
+}
+
+impl Config {
+    /// The settings a process gets with no flags and no environment, rooted at
+    /// `data_dir`.
+    pub fn embedded(data_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            data_dir: data_dir.into(),
+            database_url: None,
+            redis_url: None,
+            redis_prefix: "vitrine:".into(),
+            db_max_connections: 16,
+            jwt_secret: None,
+            access_token_ttl_secs: 900,
+            refresh_token_ttl_secs: 30 * 24 * 3600,
+            idempotency_ttl_secs: 24 * 3600,
+            cart_ttl_secs: 30 * 24 * 3600,
+            body_limit_bytes: 64 * 1024,
+            request_timeout_secs: 30,
+            currency: "ZAR".into(),
+            shipping_fee_minor: 9_900,
+            catalog_s_maxage: 300,
+            catalog_stale_while_revalidate: 60,
+            catalog_stale_if_error: 86_400,
+        }
+    }
+
+    /// The database URL in effect: the configured one, else the embedded file.
+    pub fn effective_database_url(&self) -> String {
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| crate::db::Db::embedded_url(&self.data_dir))
+    }
+
+    /// Checks values that flags alone cannot constrain.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        let currency_ok = self.currency.len() == 3 && self.currency.bytes().all(|b| b.is_ascii_uppercase());
+        anyhow::ensure!(
+            currency_ok,
+            "currency `{}` is not an ISO 4217 code such as ZAR",
+            self.currency
+        );
+        anyhow::ensure!(self.shipping_fee_minor >= 0, "shipping fee must not be negative");
+        anyhow::ensure!(
+            self.body_limit_bytes >= 1024,
+            "body limit below 1024 bytes would refuse ordinary requests"
+        );
+        if let Some(secret) = &self.jwt_secret {
+            anyhow::ensure!(secret.len() >= 32, "jwt secret must be at least 32 bytes");
+        }
+        Ok(())
+    }
+
+    /// Access token lifetime.
+    pub fn access_token_ttl(&self) -> Duration {
+        Duration::from_secs(self.access_token_ttl_secs)
+    }
+}
+
+/// Where the server listens.
+#[derive(Clone, Debug, clap::Args)]
+pub struct Listen {
+    /// Address to listen on.
+    #[arg(long, env = "VITRINE_ORIGIN_LISTEN", default_value = "127.0.0.1:8081")]
+    pub listen: SocketAddr,
+}

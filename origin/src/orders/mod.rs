@@ -1,0 +1,2 @@
+//! Orders (being written).
+pub mod http;

@@ -1,0 +1,80 @@
+//! Running the origin: logging, the listener, background sweeps and graceful
+//! shutdown.
+
+use std::future::Future;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+
+use crate::state::AppState;
+
+/// Installs the `tracing` subscriber: JSON lines when `json`, else text.
+/// `RUST_LOG` filters (default `info`).
+pub fn init_tracing(json: bool) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    let _ = if json {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
+}
+
+/// Serves `state` on `listener` until `shutdown` resolves, then stops taking
+/// connections, lets in-flight requests finish, and closes the pool.
+pub async fn serve(
+    state: AppState,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, database = ?state.db.engine(), carts = state.carts.backend_name(), "origin listening");
+    let sweeper = tokio::spawn(sweep_forever(state.clone()));
+    let app = crate::http::router(state.clone());
+    axum::serve(listener, app).with_graceful_shutdown(shutdown).await?;
+    sweeper.abort();
+    state.db.close().await;
+    tracing::info!("origin stopped");
+    Ok(())
+}
+
+/// Deletes expired idempotency keys and carts every few minutes.
+async fn sweep_forever(state: AppState) {
+    let mut tick = tokio::time::interval(Duration::from_secs(300));
+    loop {
+        tick.tick().await;
+        match crate::http::idempotency::sweep(&state.db).await {
+            Ok(n) if n > 0 => tracing::info!(deleted = n, "expired idempotency keys swept"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "sweeping idempotency keys failed"),
+        }
+        if let crate::carts::Carts::Sql(_) = state.carts {
+            match crate::carts::store::SqlCarts::sweep(&state.db).await {
+                Ok(n) if n > 0 => tracing::info!(deleted = n, "expired carts swept"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "sweeping carts failed"),
+            }
+        }
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { () = ctrl_c => {}, () = term => {} }
+    tracing::info!("shutdown signal received, draining");
+}

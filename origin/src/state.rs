@@ -1,0 +1,87 @@
+//! What every handler shares, and how it is assembled from a [`Config`].
+
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use rand::RngCore as _;
+
+use crate::auth::TokenKeys;
+use crate::carts::Carts;
+use crate::config::Config;
+use crate::db::Db;
+
+/// Shared state of one origin process. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    /// The relational store.
+    pub db: Db,
+    /// Where carts live: Redis, or the database.
+    pub carts: Carts,
+    /// Access token keys.
+    pub tokens: Arc<TokenKeys>,
+    /// The settings this process runs with.
+    pub config: Arc<Config>,
+}
+
+impl AppState {
+    /// Connects to every configured backend. Runs migrations first when
+    /// `migrate` is set (always, on the embedded default: there is nobody else
+    /// to run them).
+    pub async fn connect(config: Config, migrate: bool) -> anyhow::Result<Self> {
+        config.validate()?;
+        let embedded = config.database_url.is_none();
+        if embedded {
+            std::fs::create_dir_all(&config.data_dir)
+                .with_context(|| format!("while creating data directory {}", config.data_dir.display()))?;
+        }
+        let db = Db::connect(&config.effective_database_url(), config.db_max_connections).await?;
+        if migrate || embedded {
+            db.migrate().await?;
+        }
+        let carts = Carts::connect(&config, db.clone()).await?;
+        let secret = match &config.jwt_secret {
+            Some(secret) => secret.as_bytes().to_vec(),
+            None => load_or_create_secret(&config)?,
+        };
+        Ok(Self {
+            db,
+            carts,
+            tokens: Arc::new(TokenKeys::from_secret(&secret)),
+            config: Arc::new(config),
+        })
+    }
+}
+
+/// The embedded default's signing secret: generated on first start and kept in
+/// the data directory, so tokens survive a restart.
+fn load_or_create_secret(config: &Config) -> anyhow::Result<Vec<u8>> {
+    let path = config.data_dir.join("jwt.secret");
+    if let Ok(existing) = std::fs::read(&path) {
+        anyhow::ensure!(existing.len() >= 32, "{} holds fewer than 32 bytes", path.display());
+        return Ok(existing);
+    }
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("while creating data directory {}", config.data_dir.display()))?;
+    let mut secret = vec![0u8; 32];
+    rand::thread_rng().fill_bytes(&mut secret);
+    let encoded = hex::encode(&secret).into_bytes();
+    write_private(&path, &encoded).with_context(|| format!("while writing {}", path.display()))?;
+    Ok(encoded)
+}
+
+#[cfg(unix)]
+fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    file.write_all(bytes)
+}
+
+#[cfg(not(unix))]
+fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    std::fs::write(path, bytes)
+}
