@@ -69,6 +69,15 @@ pub struct Config {
     #[arg(long, env = "VITRINE_SHIPPING_FEE_MINOR", default_value_t = 9_900)]
     pub shipping_fee_minor: i64,
 
+    /// Secret shared with the edges, for verifying signed requests; unset
+    /// means requests claiming to be signed by an edge are refused.
+    #[arg(long, env = "VITRINE_EDGE_SECRET", hide_env_values = true)]
+    pub edge_secret: Option<String>,
+
+    /// How far an edge signature's timestamp may be from now, in seconds.
+    #[arg(long, env = "VITRINE_EDGE_SIGNATURE_MAX_AGE_SECS", default_value_t = 30)]
+    pub edge_signature_max_age_secs: u64,
+
     /// `s-maxage` of catalog responses, in seconds.
     #[arg(long, env = "VITRINE_CATALOG_S_MAXAGE", default_value_t = 300)]
     pub catalog_s_maxage: u64,
@@ -101,6 +110,8 @@ impl Config {
             request_timeout_secs: 30,
             currency: "ZAR".into(),
             shipping_fee_minor: 9_900,
+            edge_secret: None,
+            edge_signature_max_age_secs: 30,
             catalog_s_maxage: 300,
             catalog_stale_while_revalidate: 60,
             catalog_stale_if_error: 86_400,
@@ -127,6 +138,9 @@ impl Config {
             self.body_limit_bytes >= 1024,
             "body limit below 1024 bytes would refuse ordinary requests"
         );
+        if let Some(secret) = &self.edge_secret {
+            anyhow::ensure!(secret.len() >= 32, "edge secret must be at least 32 bytes");
+        }
         if let Some(secret) = &self.jwt_secret {
             anyhow::ensure!(secret.len() >= 32, "jwt secret must be at least 32 bytes");
         }

@@ -285,6 +285,26 @@ where
     ))
 }
 
+/// Applies `change` to cart `id` whatever its state or owner (for the system
+/// itself, e.g. closing a cart once its order commits). `Ok(None)` if the
+/// cart is gone.
+pub async fn update_any<F>(state: &AppState, id: Uuid, mut change: F) -> Result<Option<Cart>, ApiError>
+where
+    F: FnMut(&mut Cart),
+{
+    for _ in 0..8 {
+        let Some(mut cart) = state.carts.load(id).await? else { return Ok(None) };
+        let expected = cart.version;
+        change(&mut cart);
+        cart.version = expected + 1;
+        cart.updated_at = Utc::now();
+        if state.carts.save(&cart, expected).await? {
+            return Ok(Some(cart));
+        }
+    }
+    Err(ApiError::conflict("cart_busy", "the cart is being changed concurrently, retry"))
+}
+
 /// The conflict answered for a change to a cart that is no longer open.
 pub fn closed(cart: &Cart) -> ApiError {
     let message = match (cart.status, cart.order_id, cart.merged_into) {

@@ -361,3 +361,74 @@ mod tests {
         );
     }
 }
+
+/// A store manager's edit of one product.
+#[derive(Clone, Copy, Debug)]
+pub enum ProductEdit {
+    /// Set the stock count (≥ 0).
+    Stock(i64),
+    /// Set the unit price in minor units (≥ 0).
+    Price(i64),
+}
+
+/// Applies `edit` to product `id`, bumping its version and writing the outbox
+/// row in the same transaction. With `expected_version`, refuses (409) when
+/// the product changed since the caller read it.
+pub async fn edit_product(
+    db: &Db,
+    id: Uuid,
+    edit: ProductEdit,
+    expected_version: Option<i64>,
+) -> Result<Product, crate::error::ApiError> {
+    use crate::db::BeginWrite as _;
+    use crate::error::ApiError;
+    use crate::outbox::OutboxEvent;
+    let (topic, value) = match edit {
+        ProductEdit::Stock(v) => ("product.stock_changed", v),
+        ProductEdit::Price(v) => ("product.price_changed", v),
+    };
+    if value < 0 {
+        return Err(ApiError::unprocessable("invalid_value", "stock and prices cannot be negative"));
+    }
+    let now = Utc::now();
+    with_db!(db, pool => {
+        let mut tx = pool.begin_write().await?;
+        let updated: Option<(i64, String)> = match edit {
+            ProductEdit::Stock(_) => sqlx::query_as(
+                "UPDATE products SET stock = $1, version = version + 1, updated_at = $2 \
+                 WHERE id = $3 AND ($4 IS NULL OR version = $4) RETURNING version, category_path",
+            ),
+            ProductEdit::Price(_) => sqlx::query_as(
+                "UPDATE products SET price_minor = $1, version = version + 1, updated_at = $2 \
+                 WHERE id = $3 AND ($4 IS NULL OR version = $4) RETURNING version, category_path",
+            ),
+        }
+        .bind(value)
+        .bind(now)
+        .bind(id)
+        .bind(expected_version)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some((version, path)) = updated else {
+            let exists: Option<i64> = sqlx::query_scalar("SELECT version FROM products WHERE id = $1")
+                .bind(id).fetch_optional(&mut *tx).await?;
+            return Err(match exists {
+                None => ApiError::NotFound(format!("product {id}")),
+                Some(current) => ApiError::Conflict {
+                    code: "version_mismatch",
+                    message: format!("product {id} is at version {current}, not {}", expected_version.unwrap_or_default()),
+                    details: Some(serde_json::json!({ "version": current })),
+                },
+            });
+        };
+        crate::write_outbox!(&mut *tx, &OutboxEvent {
+            topic,
+            entity: format!("product:{id}"),
+            surrogate_keys: product_surrogate_keys(id, &path, false),
+            payload: serde_json::json!({ "product_id": id, "value": value, "version": version, "cause": "admin" }),
+        })?;
+        tx.commit().await?;
+        Ok::<(), ApiError>(())
+    })?;
+    product(db, id).await?.ok_or_else(|| crate::error::ApiError::NotFound(format!("product {id}")))
+}

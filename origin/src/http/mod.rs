@@ -1,11 +1,12 @@
 //! The HTTP surface: routes of every module, the OpenAPI document generated
 //! from them, operations endpoints, and the layers every request passes:
 //! panic catcher → request id → trace → timeout → metrics → body limit →
-//! idempotency → handler.
+//! edge signature → idempotency → handler.
 
 pub mod cache;
 pub mod idempotency;
 pub mod ops;
+pub mod signature;
 
 use std::sync::Arc;
 use std::time::Duration;
