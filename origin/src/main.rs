@@ -39,6 +39,22 @@ enum Command {
         #[command(flatten)]
         seed: vitrine_origin::seed::SeedArgs,
     },
+    /// Create a user (this is how the first super admin is made) and print its
+    /// id. The password is read from `VITRINE_NEW_PASSWORD`, else from one
+    /// line of stdin; it is never a flag, so it stays out of `ps` and shell history.
+    CreateUser {
+        #[command(flatten)]
+        config: Config,
+        /// The user's email address.
+        #[arg(long)]
+        email: String,
+        /// The user's display name.
+        #[arg(long)]
+        name: String,
+        /// shopper, store_manager, super_admin or partner.
+        #[arg(long)]
+        role: vitrine_origin::auth::Role,
+    },
 }
 
 #[tokio::main]
@@ -73,5 +89,54 @@ async fn main() -> anyhow::Result<()> {
             println!("{report}");
             Ok(())
         }
+        Command::CreateUser {
+            config,
+            email,
+            name,
+            role,
+        } => {
+            let password = new_password()?;
+            let embedded = config.database_url.is_none();
+            if embedded {
+                std::fs::create_dir_all(&config.data_dir)
+                    .with_context(|| format!("while creating data directory {}", config.data_dir.display()))?;
+            }
+            let db = vitrine_origin::db::Db::connect(&config.effective_database_url(), 2).await?;
+            if embedded {
+                db.migrate().await?;
+            }
+            let user = vitrine_origin::auth::service::create_user(&db, &email, &password, &name, role)
+                .await
+                .with_context(|| format!("while creating user `{email}` with role {}", role.as_str()))?;
+            db.close().await;
+            println!("{}", user.id);
+            Ok(())
+        }
     }
+}
+
+/// The new user's password: `VITRINE_NEW_PASSWORD`, else one line of stdin.
+fn new_password() -> anyhow::Result<String> {
+    use std::io::{BufRead as _, IsTerminal as _};
+    match std::env::var("VITRINE_NEW_PASSWORD") {
+        Ok(password) => return Ok(password),
+        Err(std::env::VarError::NotUnicode(_)) => anyhow::bail!("VITRINE_NEW_PASSWORD is not valid UTF-8"),
+        Err(std::env::VarError::NotPresent) => {}
+    }
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        eprintln!("password (it echoes; set VITRINE_NEW_PASSWORD to avoid that):");
+    }
+    let mut line = String::new();
+    stdin
+        .lock()
+        .read_line(&mut line)
+        .context("while reading the new user's password from stdin")?;
+    let password = line.strip_suffix('\n').unwrap_or(&line);
+    let password = password.strip_suffix('\r').unwrap_or(password);
+    anyhow::ensure!(
+        !password.is_empty(),
+        "no password given: set VITRINE_NEW_PASSWORD or write it on stdin"
+    );
+    Ok(password.to_owned())
 }

@@ -15,7 +15,9 @@ use crate::state::AppState;
 
 /// Routes.
 pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(set_stock)).routes(routes!(set_price))
+    OpenApiRouter::new()
+        .routes(routes!(set_stock))
+        .routes(routes!(set_price))
 }
 
 /// A new stock count.
@@ -61,7 +63,7 @@ async fn set_stock(
     Path(id): Path<Uuid>,
     Json(body): Json<SetStock>,
 ) -> Result<Json<Product>, ApiError> {
-    principal.require(Permission::EditCatalog)?;
+    super::authorize(&state, &principal, Permission::EditCatalog).await?;
     let product = edit_product(&state.db, id, ProductEdit::Stock(body.stock), body.expected_version).await?;
     tracing::info!(actor = %principal.user_id, product = %id, stock = body.stock, "stock set");
     Ok(Json(product))
@@ -90,8 +92,14 @@ async fn set_price(
     Path(id): Path<Uuid>,
     Json(body): Json<SetPrice>,
 ) -> Result<Json<Product>, ApiError> {
-    principal.require(Permission::EditCatalog)?;
-    let product = edit_product(&state.db, id, ProductEdit::Price(body.amount_minor), body.expected_version).await?;
+    super::authorize(&state, &principal, Permission::EditCatalog).await?;
+    let product = edit_product(
+        &state.db,
+        id,
+        ProductEdit::Price(body.amount_minor),
+        body.expected_version,
+    )
+    .await?;
     tracing::info!(actor = %principal.user_id, product = %id, price = body.amount_minor, "price set");
     Ok(Json(product))
 }

@@ -61,7 +61,10 @@ fn paging(page: Option<u32>, per_page: Option<u32>) -> Result<(u32, u32), ApiErr
     let page = page.unwrap_or(1);
     let per_page = per_page.unwrap_or(50);
     if page == 0 || !(1..=100).contains(&per_page) {
-        return Err(ApiError::bad_request("invalid_query", "page starts at 1; per_page is 1 to 100"));
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            "page starts at 1; per_page is 1 to 100",
+        ));
     }
     Ok((page, per_page))
 }
@@ -85,7 +88,7 @@ async fn list_orders(
     principal: Principal,
     Query(filter): Query<OrderFilter>,
 ) -> Result<Json<Vec<OrderSummary>>, ApiError> {
-    principal.require(Permission::ManageOrders)?;
+    super::authorize(&state, &principal, Permission::ManageOrders).await?;
     let (page, per_page) = paging(filter.page, filter.per_page)?;
     let offset = i64::from(page - 1) * i64::from(per_page);
     let status = filter.status.map(OrderStatus::as_str);
@@ -115,8 +118,10 @@ async fn get_order(
     principal: Principal,
     Path(id): Path<Uuid>,
 ) -> Result<Json<Order>, ApiError> {
-    principal.require(Permission::ManageOrders)?;
-    let order = crate::orders::load(&state, id).await?.ok_or_else(|| ApiError::NotFound(format!("order {id}")))?;
+    super::authorize(&state, &principal, Permission::ManageOrders).await?;
+    let order = crate::orders::load(&state, id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("order {id}")))?;
     Ok(Json(order))
 }
 
@@ -154,9 +159,12 @@ async fn set_status(
     Path(id): Path<Uuid>,
     Json(body): Json<SetStatus>,
 ) -> Result<Json<Order>, ApiError> {
-    principal.require(Permission::ManageOrders)?;
+    super::authorize(&state, &principal, Permission::ManageOrders).await?;
     if body.note.as_ref().is_some_and(|n| n.chars().count() > 500) {
-        return Err(ApiError::unprocessable("invalid_note", "note is at most 500 characters"));
+        return Err(ApiError::unprocessable(
+            "invalid_note",
+            "note is at most 500 characters",
+        ));
     }
     let order = crate::orders::transition(&state, &principal, id, body.status, body.note.as_deref()).await?;
     Ok(Json(order))
@@ -194,10 +202,12 @@ async fn list_refunds(
     principal: Principal,
     Query(filter): Query<RefundFilter>,
 ) -> Result<Json<Vec<Refund>>, ApiError> {
-    principal.require(Permission::ApproveRefunds)?;
+    super::authorize(&state, &principal, Permission::ApproveRefunds).await?;
     let (page, per_page) = paging(filter.page, filter.per_page)?;
     let status = filter.status.unwrap_or(RefundStatus::Requested);
-    Ok(Json(crate::orders::refunds::list(&state, status, page, per_page).await?))
+    Ok(Json(
+        crate::orders::refunds::list(&state, status, page, per_page).await?,
+    ))
 }
 
 /// Approves a refund request: the order becomes refunded or partially refunded.
@@ -220,7 +230,10 @@ async fn approve_refund(
     principal: Principal,
     Path(id): Path<Uuid>,
 ) -> Result<Json<Refund>, ApiError> {
-    Ok(Json(crate::orders::refunds::decide(&state, &principal, id, true).await?))
+    super::authorize(&state, &principal, Permission::ApproveRefunds).await?;
+    Ok(Json(
+        crate::orders::refunds::decide(&state, &principal, id, true).await?,
+    ))
 }
 
 /// Rejects a refund request.
@@ -243,5 +256,8 @@ async fn reject_refund(
     principal: Principal,
     Path(id): Path<Uuid>,
 ) -> Result<Json<Refund>, ApiError> {
-    Ok(Json(crate::orders::refunds::decide(&state, &principal, id, false).await?))
+    super::authorize(&state, &principal, Permission::ApproveRefunds).await?;
+    Ok(Json(
+        crate::orders::refunds::decide(&state, &principal, id, false).await?,
+    ))
 }

@@ -293,7 +293,9 @@ where
     F: FnMut(&mut Cart),
 {
     for _ in 0..8 {
-        let Some(mut cart) = state.carts.load(id).await? else { return Ok(None) };
+        let Some(mut cart) = state.carts.load(id).await? else {
+            return Ok(None);
+        };
         let expected = cart.version;
         change(&mut cart);
         cart.version = expected + 1;
@@ -302,7 +304,10 @@ where
             return Ok(Some(cart));
         }
     }
-    Err(ApiError::conflict("cart_busy", "the cart is being changed concurrently, retry"))
+    Err(ApiError::conflict(
+        "cart_busy",
+        "the cart is being changed concurrently, retry",
+    ))
 }
 
 /// The conflict answered for a change to a cart that is no longer open.

@@ -388,7 +388,10 @@ pub async fn edit_product(
         ProductEdit::Price(v) => ("product.price_changed", v),
     };
     if value < 0 {
-        return Err(ApiError::unprocessable("invalid_value", "stock and prices cannot be negative"));
+        return Err(ApiError::unprocessable(
+            "invalid_value",
+            "stock and prices cannot be negative",
+        ));
     }
     let now = Utc::now();
     with_db!(db, pool => {
@@ -430,5 +433,7 @@ pub async fn edit_product(
         tx.commit().await?;
         Ok::<(), ApiError>(())
     })?;
-    product(db, id).await?.ok_or_else(|| crate::error::ApiError::NotFound(format!("product {id}")))
+    product(db, id)
+        .await?
+        .ok_or_else(|| crate::error::ApiError::NotFound(format!("product {id}")))
 }

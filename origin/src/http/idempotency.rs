@@ -13,6 +13,12 @@
 //! once it is older than twice the request deadline. Keys expire after the
 //! configured window, and a periodic sweep deletes them.
 //!
+//! Authentication endpoints (`/api/v1/auth/*`) are exempt: their answers
+//! hold live tokens, and a refresh must never be replayed.
+//!
+//! Authentication endpoints (`/api/v1/auth/*`) are exempt: their answers
+//! hold live tokens, and a refresh must never be replayed.
+//!
 //! The caller is the bearer token's subject, so two users' keys never collide
 //! and a key survives token rotation; anonymous callers share one scope, where
 //! keys must be unguessable (clients send UUIDs).
@@ -66,7 +72,11 @@ async fn run(state: &AppState, request: Request, next: Next) -> Result<Response,
         *request.method(),
         Method::POST | Method::PUT | Method::PATCH | Method::DELETE
     );
-    let Some(key) = request.headers().get(HEADER).filter(|_| mutating) else {
+    // Token endpoints are left alone: storing their answers would keep live
+    // tokens in the table, and replaying a refresh would bypass the reuse
+    // detection that revokes a stolen token's family.
+    let token_endpoint = request.uri().path().starts_with("/api/v1/auth/");
+    let Some(key) = request.headers().get(HEADER).filter(|_| mutating && !token_endpoint) else {
         return Ok(next.run(request).await);
     };
     let key = key

@@ -83,6 +83,8 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 
 /// The whole application.
 pub fn router(state: AppState) -> Router {
+    // Install the recorder before the first request, so none goes uncounted.
+    ops::recorder();
     let (api, openapi) = api();
     let openapi = Arc::new(openapi);
     let request_id = HeaderName::from_static("x-request-id");
@@ -97,6 +99,7 @@ pub fn router(state: AppState) -> Router {
     .fallback(not_found)
     .method_not_allowed_fallback(method_not_allowed)
     .layer(axum::middleware::from_fn_with_state(state.clone(), idempotency::layer))
+    .layer(axum::middleware::from_fn_with_state(state.clone(), signature::layer))
     .layer(DefaultBodyLimit::max(state.config.body_limit_bytes))
     .layer(axum::middleware::from_fn_with_state(state.clone(), ops::track))
     .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout))

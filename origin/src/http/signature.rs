@@ -46,7 +46,9 @@ fn mac(secret: &[u8], method: &str, path_and_query: &str, timestamp: i64, body: 
 
 /// The header value an edge sends for this request at `timestamp`.
 pub fn sign(secret: &[u8], method: &str, path_and_query: &str, timestamp: i64, body: &[u8]) -> String {
-    let tag = mac(secret, method, path_and_query, timestamp, body).finalize().into_bytes();
+    let tag = mac(secret, method, path_and_query, timestamp, body)
+        .finalize()
+        .into_bytes();
     format!("t={timestamp},v1={}", hex::encode(tag))
 }
 
@@ -97,7 +99,15 @@ pub async fn layer(State(state): State<AppState>, request: Request, next: Next) 
     let now = chrono::Utc::now().timestamp();
     let skew = i64::try_from(state.config.edge_signature_max_age_secs).unwrap_or(30);
     let header = header.to_str().unwrap_or_default();
-    if let Err(e) = verify(secret.as_bytes(), header, parts.method.as_str(), &path, &bytes, now, skew) {
+    if let Err(e) = verify(
+        secret.as_bytes(),
+        header,
+        parts.method.as_str(),
+        &path,
+        &bytes,
+        now,
+        skew,
+    ) {
         metrics::counter!("vitrine_edge_signatures_refused_total").increment(1);
         return e.into_response();
     }

@@ -57,9 +57,16 @@ async fn create_order(
     headers: HeaderMap,
     Json(body): Json<CreateOrder>,
 ) -> Result<Response, ApiError> {
-    let key = headers.get(crate::http::idempotency::HEADER).and_then(|v| v.to_str().ok());
+    let key = headers
+        .get(crate::http::idempotency::HEADER)
+        .and_then(|v| v.to_str().ok());
     let order = super::create(&state, principal.as_ref(), body, key, signed.is_some()).await?;
-    Ok((StatusCode::CREATED, [(header::CACHE_CONTROL, NO_STORE)], axum::Json(order)).into_response())
+    Ok((
+        StatusCode::CREATED,
+        [(header::CACHE_CONTROL, NO_STORE)],
+        axum::Json(order),
+    )
+        .into_response())
 }
 
 /// One order: visible to its customer, to staff, and (for guest orders) to

@@ -339,7 +339,9 @@ pub fn totals(cart: &Cart, adjustments: &[Adjustment], shipping_fee: i64) -> Res
             return Err(bad(format!("adjustment {i}: amount_minor must be positive")));
         }
         if a.reason.trim().is_empty() || a.reason.chars().count() > 200 || a.reason.chars().any(char::is_control) {
-            return Err(bad(format!("adjustment {i}: reason must be 1 to 200 printable characters")));
+            return Err(bad(format!(
+                "adjustment {i}: reason must be 1 to 200 printable characters"
+            )));
         }
         if let Some(code) = &a.coupon {
             crate::carts::normalize_coupon(code)?;
@@ -358,20 +360,31 @@ pub fn totals(cart: &Cart, adjustments: &[Adjustment], shipping_fee: i64) -> Res
                 }
                 discount = discount.saturating_add(a.amount_minor);
             }
-            (AdjustmentLevel::Line, None) => return Err(bad(format!("adjustment {i}: a line adjustment needs line_id"))),
+            (AdjustmentLevel::Line, None) => {
+                return Err(bad(format!("adjustment {i}: a line adjustment needs line_id")));
+            }
             (_, Some(_)) => return Err(bad(format!("adjustment {i}: only line adjustments name a line"))),
             (AdjustmentLevel::Order, None) => discount = discount.saturating_add(a.amount_minor),
             (AdjustmentLevel::Shipping, None) => shipping_discount = shipping_discount.saturating_add(a.amount_minor),
         }
     }
     if discount > subtotal {
-        return Err(bad(format!("discounts of {discount} exceed the subtotal of {subtotal}")));
+        return Err(bad(format!(
+            "discounts of {discount} exceed the subtotal of {subtotal}"
+        )));
     }
     if shipping_discount > shipping_fee {
-        return Err(bad(format!("shipping discounts of {shipping_discount} exceed the fee of {shipping_fee}")));
+        return Err(bad(format!(
+            "shipping discounts of {shipping_discount} exceed the fee of {shipping_fee}"
+        )));
     }
     let shipping = shipping_fee - shipping_discount;
-    Ok(Totals { subtotal, discount, shipping, total: subtotal - discount + shipping })
+    Ok(Totals {
+        subtotal,
+        discount,
+        shipping,
+        total: subtotal - discount + shipping,
+    })
 }
 
 /// Why a line could not be reserved.
@@ -427,14 +440,22 @@ pub async fn create(
     }
     if let Some(p) = &request.payment {
         let ok_name = (1..=64).contains(&p.provider.len())
-            && p.provider.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+            && p.provider
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
         if !ok_name || !(1..=128).contains(&p.reference.len()) || p.reference.chars().any(char::is_control) {
-            return Err(ApiError::unprocessable("invalid_payment", "payment provider or reference is malformed"));
+            return Err(ApiError::unprocessable(
+                "invalid_payment",
+                "payment provider or reference is malformed",
+            ));
         }
         if p.amount_minor != totals.total {
             return Err(ApiError::unprocessable(
                 "payment_amount_mismatch",
-                format!("payment of {} does not match the order total of {}", p.amount_minor, totals.total),
+                format!(
+                    "payment of {} does not match the order total of {}",
+                    p.amount_minor, totals.total
+                ),
             ));
         }
     }
@@ -596,7 +617,10 @@ pub async fn create(
         tx.commit().await?;
         Ok(versions)
     });
-    if let Err(ApiError::Conflict { code: "cart_closed", .. }) = &outcome {
+    if let Err(ApiError::Conflict {
+        code: "cart_closed", ..
+    }) = &outcome
+    {
         // Lost a race with another checkout of the same cart.
         let cart = crate::carts::load_visible(state, cart.id, principal).await?;
         return existing_for_retry(state, &cart, idempotency_key).await;
@@ -604,14 +628,20 @@ pub async fn create(
     outcome?;
     metrics::counter!("vitrine_orders_created_total").increment(1);
     close_cart(state, cart.id, order_id).await;
-    load(state, order_id).await?.ok_or_else(|| ApiError::Internal(anyhow::anyhow!("order {order_id} vanished")))
+    load(state, order_id)
+        .await?
+        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("order {order_id} vanished")))
 }
 
-
 fn reservation_failed(problems: Vec<LineProblem>) -> ApiError {
-    let price_changed = problems.iter().any(|p| p.problem == "price_changed" || p.problem == "product_gone");
+    let price_changed = problems
+        .iter()
+        .any(|p| p.problem == "price_changed" || p.problem == "product_gone");
     let (code, what) = if price_changed {
-        ("price_changed", "prices or products changed since they were added to the cart")
+        (
+            "price_changed",
+            "prices or products changed since they were added to the cart",
+        )
     } else {
         ("insufficient_stock", "not enough stock for every line")
     };
@@ -632,7 +662,9 @@ async fn existing_for_retry(state: &AppState, cart: &Cart, key: Option<&str>) ->
     if let Some((order_id, stored_key)) = made_by {
         close_cart(state, cart.id, order_id).await;
         if key.is_some() && stored_key.as_deref() == key {
-            return load(state, order_id).await?.ok_or_else(|| ApiError::NotFound(format!("order {order_id}")));
+            return load(state, order_id)
+                .await?
+                .ok_or_else(|| ApiError::NotFound(format!("order {order_id}")));
         }
         return Err(ApiError::Conflict {
             code: "cart_closed",
@@ -770,7 +802,10 @@ pub async fn load(state: &AppState, id: Uuid) -> Result<Option<Order>, ApiError>
                 amount_minor: a.amount_minor,
                 reason: a.reason,
                 coupon: a.coupon_code,
-                plugin: a.plugin_name.zip(a.plugin_version).map(|(name, version)| PluginRef { name, version }),
+                plugin: a
+                    .plugin_name
+                    .zip(a.plugin_version)
+                    .map(|(name, version)| PluginRef { name, version }),
             })
             .collect(),
         payment: payment.map(|p| Payment {
@@ -792,12 +827,18 @@ pub async fn load(state: &AppState, id: Uuid) -> Result<Option<Order>, ApiError>
 /// The order with `id` as `principal` may see it: its customer, staff, or
 /// anyone holding the id of a guest order. 404 otherwise.
 pub async fn load_visible(state: &AppState, id: Uuid, principal: Option<&Principal>) -> Result<Order, ApiError> {
-    let order = load(state, id).await?.ok_or_else(|| ApiError::NotFound(format!("order {id}")))?;
+    let order = load(state, id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("order {id}")))?;
     let visible = match order.customer_id {
         None => true,
         Some(customer) => principal.is_some_and(|p| p.user_id == customer || p.is_staff()),
     };
-    if visible { Ok(order) } else { Err(ApiError::NotFound(format!("order {id}"))) }
+    if visible {
+        Ok(order)
+    } else {
+        Err(ApiError::NotFound(format!("order {id}")))
+    }
 }
 
 #[cfg(test)]
@@ -824,7 +865,14 @@ mod tests {
     }
 
     fn adj(level: AdjustmentLevel, line_id: Option<Uuid>, amount: i64) -> Adjustment {
-        Adjustment { level, line_id, amount_minor: amount, reason: "sale".into(), coupon: None, plugin: None }
+        Adjustment {
+            level,
+            line_id,
+            amount_minor: amount,
+            reason: "sale".into(),
+            coupon: None,
+            plugin: None,
+        }
     }
 
     #[test]
@@ -864,7 +912,15 @@ mod tests {
             9_900,
         )
         .unwrap();
-        assert_eq!(t, Totals { subtotal: 59_998, discount: 7_000, shipping: 0, total: 52_998 });
+        assert_eq!(
+            t,
+            Totals {
+                subtotal: 59_998,
+                discount: 7_000,
+                shipping: 0,
+                total: 52_998
+            }
+        );
     }
 
     #[test]
@@ -873,7 +929,10 @@ mod tests {
         let l1 = cart.lines[0].id;
         let cases = [
             vec![adj(AdjustmentLevel::Line, Some(l1), 1_001)],
-            vec![adj(AdjustmentLevel::Line, Some(l1), 600), adj(AdjustmentLevel::Line, Some(l1), 401)],
+            vec![
+                adj(AdjustmentLevel::Line, Some(l1), 600),
+                adj(AdjustmentLevel::Line, Some(l1), 401),
+            ],
             vec![adj(AdjustmentLevel::Order, None, 1_001)],
             vec![adj(AdjustmentLevel::Shipping, None, 501)],
             vec![adj(AdjustmentLevel::Order, None, 0)],
@@ -958,5 +1017,7 @@ pub async fn transition(
         tx.commit().await?;
         Ok::<(), ApiError>(())
     })?;
-    load(state, id).await?.ok_or_else(|| ApiError::NotFound(format!("order {id}")))
+    load(state, id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("order {id}")))
 }

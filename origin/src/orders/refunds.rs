@@ -117,10 +117,16 @@ pub async fn request(
 ) -> Result<Refund, ApiError> {
     let reason = body.reason.trim();
     if reason.is_empty() || reason.chars().count() > 500 || reason.chars().any(|c| c.is_control() && c != '\n') {
-        return Err(ApiError::unprocessable("invalid_reason", "reason must be 1 to 500 characters"));
+        return Err(ApiError::unprocessable(
+            "invalid_reason",
+            "reason must be 1 to 500 characters",
+        ));
     }
     if body.amount_minor <= 0 {
-        return Err(ApiError::unprocessable("invalid_amount", "amount_minor must be positive"));
+        return Err(ApiError::unprocessable(
+            "invalid_amount",
+            "amount_minor must be positive",
+        ));
     }
     let order = super::load(state, order_id).await?;
     let order = order
@@ -138,7 +144,7 @@ pub async fn request(
     with_db!(&state.db, pool => {
         let mut tx = pool.begin_write().await?;
         let pending: i64 = sqlx::query_scalar(
-            "SELECT COALESCE(SUM(amount_minor), 0) FROM refunds WHERE order_id = $1 AND status = 'requested'",
+            "SELECT CAST(COALESCE(SUM(amount_minor), 0) AS BIGINT) FROM refunds WHERE order_id = $1 AND status = 'requested'",
         ).bind(order_id).fetch_one(&mut *tx).await?;
         let refunded: i64 = sqlx::query_scalar("SELECT refunded_minor FROM orders WHERE id = $1")
             .bind(order_id).fetch_one(&mut *tx).await?;
@@ -157,7 +163,9 @@ pub async fn request(
         tx.commit().await?;
         Ok::<(), ApiError>(())
     })?;
-    get(state, id).await?.ok_or_else(|| ApiError::Internal(anyhow::anyhow!("refund {id} vanished")))
+    get(state, id)
+        .await?
+        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("refund {id} vanished")))
 }
 
 /// The refund with `id`.
@@ -165,8 +173,7 @@ pub async fn get(state: &AppState, id: Uuid) -> Result<Option<Refund>, ApiError>
     const SQL: &str = "SELECT r.id, r.order_id, r.amount_minor, r.reason, r.status, r.requested_by, \
          r.decided_by, r.created_at, r.decided_at, o.currency FROM refunds r JOIN orders o ON o.id = r.order_id \
          WHERE r.id = $1";
-    let row: Option<RefundRow> =
-        with_db!(&state.db, pool => sqlx::query_as(SQL).bind(id).fetch_optional(pool).await)?;
+    let row: Option<RefundRow> = with_db!(&state.db, pool => sqlx::query_as(SQL).bind(id).fetch_optional(pool).await)?;
     Ok(row.map(Refund::from))
 }
 
@@ -185,7 +192,11 @@ pub async fn list(state: &AppState, status: RefundStatus, page: u32, per_page: u
 pub async fn decide(state: &AppState, principal: &Principal, id: Uuid, approve: bool) -> Result<Refund, ApiError> {
     principal.require(Permission::ApproveRefunds)?;
     let now = Utc::now();
-    let to = if approve { RefundStatus::Approved } else { RefundStatus::Rejected };
+    let to = if approve {
+        RefundStatus::Approved
+    } else {
+        RefundStatus::Rejected
+    };
     with_db!(&state.db, pool => {
         let mut tx = pool.begin_write().await?;
         let claimed: Option<(Uuid, i64)> = sqlx::query_as(
@@ -230,5 +241,7 @@ pub async fn decide(state: &AppState, principal: &Principal, id: Uuid, approve: 
         tx.commit().await?;
         Ok::<(), ApiError>(())
     })?;
-    get(state, id).await?.ok_or_else(|| ApiError::Internal(anyhow::anyhow!("refund {id} vanished")))
+    get(state, id)
+        .await?
+        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("refund {id} vanished")))
 }

@@ -1,0 +1,236 @@
+//! `vitrine-load`: a bounded HTTP load generator for the origin's cart reads
+//! and order creation. Loopback only; every run is bounded by `--seconds`.
+//!
+//! ```text
+//! vitrine-load --origin http://127.0.0.1:8081 --concurrency 32 --seconds 10
+//! ```
+//!
+//! It prepares its own carts from products it finds in the catalog, then runs
+//! each scenario for the given time with `--concurrency` workers in closed
+//! loop, and prints requests/s and latency percentiles per scenario.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail};
+use serde_json::{Value, json};
+
+struct Args {
+    origin: String,
+    concurrency: usize,
+    seconds: u64,
+    scenarios: Vec<String>,
+}
+
+fn parse_args() -> anyhow::Result<Args> {
+    let mut args = Args {
+        origin: "http://127.0.0.1:8081".into(),
+        concurrency: 32,
+        seconds: 10,
+        scenarios: vec!["cart-read".into(), "order-create".into()],
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let mut value = || it.next().with_context(|| format!("{flag} needs a value"));
+        match flag.as_str() {
+            "--origin" => args.origin = value()?,
+            "--concurrency" => args.concurrency = value()?.parse()?,
+            "--seconds" => args.seconds = value()?.parse()?,
+            "--scenario" => args.scenarios = vec![value()?],
+            "--help" | "-h" => {
+                println!(
+                    "vitrine-load [--origin URL] [--concurrency N] [--seconds S] [--scenario cart-read|order-create]"
+                );
+                std::process::exit(0);
+            }
+            other => bail!("unknown flag {other}"),
+        }
+    }
+    let host = args.origin.trim_start_matches("http://");
+    if !(host.starts_with("127.0.0.1") || host.starts_with("localhost")) {
+        bail!("load is only sent to loopback, not {}", args.origin);
+    }
+    anyhow::ensure!(args.seconds <= 120, "runs are bounded to 120 s");
+    anyhow::ensure!((1..=512).contains(&args.concurrency), "concurrency is 1 to 512");
+    Ok(args)
+}
+
+#[derive(Default)]
+struct Tally {
+    latencies: Vec<Duration>,
+    errors: u64,
+    conflicts: u64,
+}
+
+impl Tally {
+    fn merge(&mut self, other: Tally) {
+        self.latencies.extend(other.latencies);
+        self.errors += other.errors;
+        self.conflicts += other.conflicts;
+    }
+
+    fn report(mut self, name: &str, elapsed: Duration) {
+        self.latencies.sort();
+        let n = self.latencies.len();
+        let pct = |p: f64| {
+            if n == 0 {
+                return 0.0;
+            }
+            let i = ((n as f64 * p).ceil() as usize).clamp(1, n) - 1;
+            self.latencies[i].as_secs_f64() * 1000.0
+        };
+        println!(
+            "{name:<14} {n:>8} ok {:>6} 409 {:>5} err {:>9.0} req/s   p50 {:>7.2} ms   p90 {:>7.2} ms   p99 {:>7.2} ms   max {:>7.2} ms",
+            self.conflicts,
+            self.errors,
+            n as f64 / elapsed.as_secs_f64(),
+            pct(0.50),
+            pct(0.90),
+            pct(0.99),
+            pct(1.0),
+        );
+    }
+}
+
+async fn json_call(
+    client: &reqwest::Client,
+    method: reqwest::Method,
+    url: &str,
+    body: Option<&Value>,
+) -> anyhow::Result<(reqwest::StatusCode, Value)> {
+    let mut req = client.request(method, url);
+    if let Some(b) = body {
+        req = req.json(b);
+    }
+    let resp = req.send().await?;
+    let status = resp.status();
+    let bytes = resp.bytes().await?;
+    Ok((status, serde_json::from_slice(&bytes).unwrap_or(Value::Null)))
+}
+
+/// Product ids with stock, from the catalog's first categories.
+async fn products_in_stock(client: &reqwest::Client, origin: &str) -> anyhow::Result<Vec<String>> {
+    let (_, tree) = json_call(
+        client,
+        reqwest::Method::GET,
+        &format!("{origin}/api/v1/categories"),
+        None,
+    )
+    .await?;
+    let mut ids = Vec::new();
+    for root in tree["categories"]
+        .as_array()
+        .context("no categories: seed the catalog first")?
+    {
+        let slug = root["slug"].as_str().unwrap_or_default();
+        let url = format!("{origin}/api/v1/categories/{slug}/products?per_page=100");
+        let (_, page) = json_call(client, reqwest::Method::GET, &url, None).await?;
+        for p in page["products"].as_array().into_iter().flatten() {
+            if p["in_stock"] == true {
+                ids.push(p["id"].as_str().unwrap_or_default().to_owned());
+            }
+        }
+    }
+    anyhow::ensure!(!ids.is_empty(), "no products in stock: seed the catalog first");
+    Ok(ids)
+}
+
+async fn new_cart(client: &reqwest::Client, origin: &str, products: &[String], seed: usize) -> anyhow::Result<String> {
+    let (_, cart) = json_call(client, reqwest::Method::POST, &format!("{origin}/api/v1/carts"), None).await?;
+    let id = cart["id"].as_str().context("cart id")?.to_owned();
+    for k in 0..3 {
+        let product = &products[(seed * 7 + k * 13) % products.len()];
+        let body = json!({ "product_id": product, "quantity": 1 });
+        json_call(
+            client,
+            reqwest::Method::POST,
+            &format!("{origin}/api/v1/carts/{id}/lines"),
+            Some(&body),
+        )
+        .await?;
+    }
+    Ok(id)
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = parse_args()?;
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(args.concurrency)
+        .build()?;
+    let origin = args.origin.clone();
+    let products = products_in_stock(&client, &origin).await?;
+    println!(
+        "vitrine-load: {} workers, {} s per scenario, {} products in stock, origin {origin}",
+        args.concurrency,
+        args.seconds,
+        products.len()
+    );
+    for scenario in &args.scenarios {
+        let deadline = Duration::from_secs(args.seconds);
+        // Carts are made before the clock starts: reads measure reads only.
+        let mut carts = Vec::new();
+        if scenario == "cart-read" {
+            for i in 0..args.concurrency {
+                carts.push(new_cart(&client, &origin, &products, i).await?);
+            }
+        }
+        let start = Instant::now();
+        let mut workers = tokio::task::JoinSet::new();
+        for w in 0..args.concurrency {
+            let client = client.clone();
+            let origin = origin.clone();
+            let products = products.clone();
+            let cart = carts.get(w).cloned();
+            let scenario = scenario.clone();
+            workers.spawn(async move {
+                let mut tally = Tally::default();
+                let mut i = w;
+                while start.elapsed() < deadline {
+                    // Spread workers' carts over the product list.
+                    i += 31;
+                    match scenario.as_str() {
+                        "cart-read" => {
+                            let url = format!("{origin}/api/v1/carts/{}", cart.as_deref().unwrap_or_default());
+                            let t = Instant::now();
+                            match json_call(&client, reqwest::Method::GET, &url, None).await {
+                                Ok((s, _)) if s.is_success() => tally.latencies.push(t.elapsed()),
+                                _ => tally.errors += 1,
+                            }
+                        }
+                        "order-create" => {
+                            let Ok(cart) = new_cart(&client, &origin, &products, i).await else {
+                                tally.errors += 1;
+                                continue;
+                            };
+                            let body = json!({ "cart_id": cart });
+                            let t = Instant::now();
+                            match json_call(
+                                &client,
+                                reqwest::Method::POST,
+                                &format!("{origin}/api/v1/orders"),
+                                Some(&body),
+                            )
+                            .await
+                            {
+                                Ok((s, _)) if s.is_success() => tally.latencies.push(t.elapsed()),
+                                Ok((s, _)) if s == reqwest::StatusCode::CONFLICT => tally.conflicts += 1,
+                                _ => tally.errors += 1,
+                            }
+                        }
+                        _ => break,
+                    }
+                }
+                tally
+            });
+        }
+        let mut total = Tally::default();
+        while let Some(t) = workers.join_next().await {
+            total.merge(t?);
+        }
+        if !matches!(scenario.as_str(), "cart-read" | "order-create") {
+            bail!("unknown scenario {scenario}");
+        }
+        total.report(scenario, start.elapsed());
+    }
+    Ok(())
+}
