@@ -56,6 +56,10 @@ pub struct Config {
     #[arg(long, env = "VITRINE_BODY_LIMIT_BYTES", default_value_t = 64 * 1024)]
     pub body_limit_bytes: usize,
 
+    /// Largest total size of a request's headers, in bytes; larger gets 431.
+    #[arg(long, env = "VITRINE_HEADER_LIMIT_BYTES", default_value_t = 16 * 1024)]
+    pub header_limit_bytes: usize,
+
     /// Deadline for one request, in seconds.
     #[arg(long, env = "VITRINE_REQUEST_TIMEOUT_SECS", default_value_t = 30)]
     pub request_timeout_secs: u64,
@@ -107,6 +111,7 @@ impl Config {
             idempotency_ttl_secs: 24 * 3600,
             cart_ttl_secs: 30 * 24 * 3600,
             body_limit_bytes: 64 * 1024,
+            header_limit_bytes: 16 * 1024,
             request_timeout_secs: 30,
             currency: "ZAR".into(),
             shipping_fee_minor: 9_900,

@@ -1,7 +1,7 @@
 //! The HTTP surface: routes of every module, the OpenAPI document generated
 //! from them, operations endpoints, and the layers every request passes:
-//! panic catcher → request id → trace → timeout → metrics → body limit →
-//! edge signature → idempotency → handler.
+//! panic catcher → request id → trace → timeout → metrics → header limit →
+//! body limit → edge signature → idempotency → handler.
 
 pub mod cache;
 pub mod idempotency;
@@ -101,6 +101,7 @@ pub fn router(state: AppState) -> Router {
     .layer(axum::middleware::from_fn_with_state(state.clone(), idempotency::layer))
     .layer(axum::middleware::from_fn_with_state(state.clone(), signature::layer))
     .layer(DefaultBodyLimit::max(state.config.body_limit_bytes))
+    .layer(axum::middleware::from_fn_with_state(state.clone(), limit_headers))
     .layer(axum::middleware::from_fn_with_state(state.clone(), ops::track))
     .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout))
     .layer(TraceLayer::new_for_http())
@@ -125,4 +126,22 @@ async fn method_not_allowed() -> impl IntoResponse {
         },
     };
     (StatusCode::METHOD_NOT_ALLOWED, axum::Json(body))
+}
+
+/// Refuses requests whose headers (names and values) exceed the configured
+/// limit, before any handler or database work.
+async fn limit_headers(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let size: usize = request.headers().iter().map(|(k, v)| k.as_str().len() + v.len()).sum();
+    if size > state.config.header_limit_bytes {
+        return ApiError::HeadersTooLarge(format!(
+            "request headers are larger than the limit of {} bytes",
+            state.config.header_limit_bytes
+        ))
+        .into_response();
+    }
+    next.run(request).await
 }
