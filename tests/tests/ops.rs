@@ -78,3 +78,66 @@ async fn a_replayed_cart_change_applies_once(o: &Origin) {
     assert_eq!(bad_key.status, StatusCode::BAD_REQUEST);
 }
 both_backends!(idempotent_cart_change, a_replayed_cart_change_applies_once);
+
+async fn idempotency_keys_expire_after_the_window(o: &Origin) {
+    let bits = o.product(&["tools"], "Bits", 4_999, 100).await;
+    let cart = o.cart(None).await;
+    let path = format!("/api/v1/carts/{cart}/lines");
+    let key = [("idempotency-key", "expiring-key")];
+    let first = o
+        .send(
+            Method::POST,
+            &path,
+            Some(&json!({"product_id": bits, "quantity": 1})),
+            None,
+            &key,
+        )
+        .await;
+    assert_eq!(first.status, StatusCode::OK);
+    let reused = o
+        .send(
+            Method::POST,
+            &path,
+            Some(&json!({"product_id": bits, "quantity": 2})),
+            None,
+            &key,
+        )
+        .await;
+    assert_eq!(reused.error_code(), "idempotency_key_reused");
+    tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+    // Past the window the key is free again: the new request runs.
+    let later = o
+        .send(
+            Method::POST,
+            &path,
+            Some(&json!({"product_id": bits, "quantity": 2})),
+            None,
+            &key,
+        )
+        .await;
+    assert_eq!(later.status, StatusCode::OK, "{:?}", later.body);
+    assert_eq!(later.header("idempotent-replayed"), "false");
+    assert_eq!(later.body["lines"][0]["quantity"], 3);
+}
+
+mod idempotency_expiry {
+    use vitrine_tests::{Backend, Origin};
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn embedded() {
+        let o = Origin::start_with(Backend::Embedded, |c| c.idempotency_ttl_secs = 1)
+            .await
+            .expect("origin");
+        super::idempotency_keys_expire_after_the_window(&o).await;
+        o.stop().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn postgres_redis() {
+        let Some(o) = Origin::start_with(Backend::Services, |c| c.idempotency_ttl_secs = 1).await else {
+            return;
+        };
+        super::idempotency_keys_expire_after_the_window(&o).await;
+        o.stop().await;
+    }
+}

@@ -465,7 +465,11 @@ pub async fn create(
     };
     let order_id = Uuid::new_v4();
     let now = Utc::now();
-    let customer_id = principal.map(|p| p.user_id).filter(|id| cart.owner_id == Some(*id));
+    // The cart's owner is the customer; a guest cart checked out by a
+    // signed-in shopper becomes theirs.
+    let customer_id = cart.owner_id.or(principal
+        .filter(|p| p.role == crate::auth::Role::Shopper)
+        .map(|p| p.user_id));
     let currency = cart.currency.clone();
 
     // Lock rows in a fixed order so two checkouts never deadlock.
