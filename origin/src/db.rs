@@ -172,17 +172,31 @@ impl Db {
 /// (version, description, sql) of each migration, in order.
 type MigrationSource = &'static [(i64, &'static str, &'static str)];
 
-const POSTGRES_MIGRATIONS: MigrationSource = &[(
-    1,
-    "commerce core",
-    include_str!("../migrations/postgres/0001_commerce_core.sql"),
-)];
+const POSTGRES_MIGRATIONS: MigrationSource = &[
+    (
+        1,
+        "commerce core",
+        include_str!("../migrations/postgres/0001_commerce_core.sql"),
+    ),
+    (
+        2,
+        "listing indexes",
+        include_str!("../migrations/postgres/0002_listing_indexes.sql"),
+    ),
+];
 
-const SQLITE_MIGRATIONS: MigrationSource = &[(
-    1,
-    "commerce core",
-    include_str!("../migrations/sqlite/0001_commerce_core.sql"),
-)];
+const SQLITE_MIGRATIONS: MigrationSource = &[
+    (
+        1,
+        "commerce core",
+        include_str!("../migrations/sqlite/0001_commerce_core.sql"),
+    ),
+    (
+        2,
+        "listing indexes",
+        include_str!("../migrations/sqlite/0002_listing_indexes.sql"),
+    ),
+];
 
 fn migrator(source: MigrationSource) -> Migrator {
     let migrations = source

@@ -109,6 +109,23 @@ async fn listings_cover_the_subtree_sort_and_page(o: &Origin) {
     assert_eq!(desc.body["products"][0]["id"], a.to_string());
     assert_eq!(desc.body["page"], 2);
 
+    let by_name = o.get("/api/v1/categories/paint/products?sort=name").await;
+    let names: Vec<&str> = by_name.body["products"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, vec!["Matt White 5L", "Silk Grey 1L", "Weatherguard 5L"]);
+    let newest = o.get("/api/v1/categories/paint/products?sort=newest").await;
+    assert_eq!(
+        newest.body["products"][0]["id"],
+        c.to_string(),
+        "the last added comes first"
+    );
+    let popular = o.get("/api/v1/categories/paint/products?per_page=2&page=2").await;
+    assert_eq!(popular.body["products"].as_array().unwrap().len(), 1);
+
     let leaf = o.get("/api/v1/categories/exterior-paint/products").await;
     assert_eq!(leaf.body["total"], 1);
 
