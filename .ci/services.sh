@@ -158,6 +158,13 @@ vitrine_install_prereqs() {
         return 1
     fi
 
+    # Plugins and the plugin host's test guests are WebAssembly components
+    # built from source for wasm32-wasip2.
+    if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-wasip2; then
+        _vitrine_log "adding the wasm32-wasip2 target with rustup"
+        rustup target add wasm32-wasip2 || return 1
+    fi
+
     # cargo-nextest is preinstalled on our machines. If it is missing we do
     # not install it (a source build takes minutes); tests/run falls back to
     # plain `cargo test`.

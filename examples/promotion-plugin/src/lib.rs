@@ -1,0 +1,73 @@
+//! 10 % (or `percent`) off every line.
+use vitrine_sdk::PluginError;
+use vitrine_sdk::money::{self, Rounding};
+use vitrine_sdk::promotion::{Adjustment, Cart, Promotion};
+
+/// The adjustments for `cart` at `bps` basis points off.
+pub fn discounts(bps: u32, cart: &Cart) -> Result<Vec<Adjustment>, PluginError> {
+    let mut out = Vec::new();
+    for line in &cart.lines {
+        let total = line
+            .total_minor()
+            .ok_or_else(|| PluginError::InvalidInput(format!("line `{}` overflows", line.line_id)))?;
+        let off = money::percent_of(total, bps, Rounding::Floor).unwrap_or(0);
+        if off > 0 {
+            out.push(Adjustment::line(line.line_id.clone(), off, "10% off"));
+        }
+    }
+    Ok(out)
+}
+
+/// The plugin.
+pub struct TenPercent;
+
+impl Promotion for TenPercent {
+    fn apply(cart: &Cart) -> Result<Vec<Adjustment>, PluginError> {
+        let bps = match vitrine_sdk::config::get("percent") {
+            Some(p) => money::parse_percent(&p)
+                .ok_or_else(|| PluginError::Config(format!("`percent` = {p:?} is not a percentage")))?,
+            None => 1_000,
+        };
+        discounts(bps, cart)
+    }
+}
+
+vitrine_sdk::export_promotion!(TenPercent);
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // in tests a panic is the failure report
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use vitrine_sdk::promotion::{run, validate};
+    use vitrine_sdk::testing::{self, arb, cart, line};
+
+    #[test]
+    fn ten_percent_rounds_down() {
+        // 3 × 3.33 = 9.99; 10 % = 0.999 → 0.99
+        let c = cart("ZAR", vec![line("l1", "SKU-1", 3, 333)]);
+        assert_eq!(
+            discounts(1_000, &c).unwrap(),
+            vec![Adjustment::line("l1", 99, "10% off")]
+        );
+    }
+
+    #[test]
+    fn reads_config() {
+        testing::set_config(&[("percent", "50")]);
+        let c = cart("ZAR", vec![line("l1", "SKU-1", 1, 1_000)]);
+        assert_eq!(
+            run::<TenPercent>(&c).unwrap(),
+            vec![Adjustment::line("l1", 500, "10% off")]
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn never_more_than_the_line(bps in 0u32..=10_000, c in arb::cart()) {
+            let first = discounts(bps, &c).unwrap();
+            prop_assert_eq!(validate(&c, &first), Ok(()));
+            prop_assert_eq!(discounts(bps, &c).unwrap(), first);
+        }
+    }
+}

@@ -1,0 +1,74 @@
+//! One promotion call on a 10-line cart: a fresh instance per call (pooling
+//! allocator, `InstancePre`), and a call on a reused instance.
+//!
+//! `cargo bench -p vitrine-runtime --bench promotion_call`
+//!
+//! Besides criterion's estimates, prints median / p99 / p99.9 over 100k timed
+//! calls of each kind (set `PROMOTION_BENCH_SAMPLES` to change the count).
+
+#![allow(missing_docs)]
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use vitrine_runtime::plugins::{EngineConfig, PluginHost, PluginSpec, World};
+
+fn percentiles(label: &str, mut samples: Vec<Duration>) {
+    samples.sort_unstable();
+    let at = |q: f64| samples[((samples.len() as f64 - 1.0) * q).round() as usize];
+    println!(
+        "{label}: n={} median={:.2?} p90={:.2?} p99={:.2?} p99.9={:.2?} max={:.2?}",
+        samples.len(),
+        at(0.5),
+        at(0.9),
+        at(0.99),
+        at(0.999),
+        samples[samples.len() - 1]
+    );
+}
+
+fn bench(c: &mut Criterion) {
+    let host = PluginHost::new(EngineConfig::default(), None).expect("host");
+    let plugin = host
+        .load(PluginSpec::from_bytes("good", World::Promotion, common::guest("good")))
+        .expect("load");
+    host.install(plugin);
+    let cart = common::cart(10);
+    assert_eq!(host.call_promotion("good", &cart).expect("call").len(), 10);
+
+    c.bench_function("promotion/fresh_instance/10_lines", |b| {
+        b.iter(|| host.call_promotion("good", black_box(&cart)).expect("call"))
+    });
+    let mut instance = host.promotion_instance("good").expect("instance");
+    c.bench_function("promotion/reused_instance/10_lines", |b| {
+        b.iter(|| instance.call(black_box(&cart)).expect("call"))
+    });
+
+    let n: usize = std::env::var("PROMOTION_BENCH_SAMPLES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000);
+    let mut fresh = Vec::with_capacity(n);
+    let mut reused = Vec::with_capacity(n);
+    for _ in 0..n {
+        let t = Instant::now();
+        black_box(host.call_promotion("good", black_box(&cart)).expect("call"));
+        fresh.push(t.elapsed());
+        let t = Instant::now();
+        black_box(instance.call(black_box(&cart)).expect("call"));
+        reused.push(t.elapsed());
+    }
+    percentiles("fresh instance + call (10 lines)", fresh);
+    percentiles("reused instance call (10 lines)", reused);
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().sample_size(50).measurement_time(Duration::from_secs(5));
+    targets = bench
+}
+criterion_main!(benches);
