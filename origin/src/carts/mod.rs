@@ -266,23 +266,17 @@ pub async fn update<F>(
 where
     F: FnMut(&mut Cart) -> Result<(), ApiError>,
 {
-    for _ in 0..8 {
-        let mut cart = load_visible(state, id, principal).await?;
+    let cart = compare_and_set(state, id, |cart| {
+        if !cart.visible_to(principal) {
+            return Err(ApiError::NotFound(format!("cart {id}")));
+        }
         if cart.status != CartStatus::Open {
-            return Err(closed(&cart));
+            return Err(closed(cart));
         }
-        let expected = cart.version;
-        change(&mut cart)?;
-        cart.version = expected + 1;
-        cart.updated_at = Utc::now();
-        if state.carts.save(&cart, expected).await? {
-            return Ok(cart);
-        }
-    }
-    Err(ApiError::conflict(
-        "cart_busy",
-        "the cart is being changed concurrently, retry",
-    ))
+        change(cart)
+    })
+    .await?;
+    cart.ok_or_else(|| ApiError::NotFound(format!("cart {id}")))
 }
 
 /// Applies `change` to cart `id` whatever its state or owner (for the system
@@ -292,12 +286,26 @@ pub async fn update_any<F>(state: &AppState, id: Uuid, mut change: F) -> Result<
 where
     F: FnMut(&mut Cart),
 {
+    compare_and_set(state, id, |cart| {
+        change(cart);
+        Ok(())
+    })
+    .await
+}
+
+/// The one compare-and-set loop behind [`update`] and [`update_any`]: load,
+/// apply `change`, save if nobody wrote in between, else retry. `Ok(None)`
+/// if the cart is gone.
+async fn compare_and_set<F>(state: &AppState, id: Uuid, mut change: F) -> Result<Option<Cart>, ApiError>
+where
+    F: FnMut(&mut Cart) -> Result<(), ApiError>,
+{
     for _ in 0..8 {
         let Some(mut cart) = state.carts.load(id).await? else {
             return Ok(None);
         };
         let expected = cart.version;
-        change(&mut cart);
+        change(&mut cart)?;
         cart.version = expected + 1;
         cart.updated_at = Utc::now();
         if state.carts.save(&cart, expected).await? {
