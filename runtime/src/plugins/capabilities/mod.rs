@@ -12,7 +12,9 @@
 //! linked (Rust's std imports them even when unused) against an empty WASI
 //! context, created only if the guest touches WASI at all — no filesystem,
 //! no environment, no sockets, no arguments, no stdio.
+//! Its clocks tell whole milliseconds and it offers no timers (see `clocks.rs`).
 
+mod clocks;
 pub mod config;
 pub mod http;
 pub mod log;
@@ -94,7 +96,12 @@ impl HostState {
 impl WasiView for HostState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
         // Built on first use: most plugins never touch WASI and pay nothing.
-        let ctx = self.wasi.get_or_insert_with(|| WasiCtx::builder().build());
+        let ctx = self.wasi.get_or_insert_with(|| {
+            WasiCtx::builder()
+                .wall_clock(clocks::MillisWallClock)
+                .monotonic_clock(clocks::MillisMonotonicClock::new())
+                .build()
+        });
         WasiCtxView {
             ctx,
             table: &mut self.table,
@@ -143,6 +150,7 @@ type Data = wasmtime::component::HasSelf<HostState>;
 /// Links the WASI imports and the capabilities every world imports.
 pub(crate) fn link_common(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
     wasmtime_wasi::p2::add_to_linker_sync(linker)?;
+    clocks::deny_timers(linker)?;
     bindings::log::add_to_linker::<HostState, Data>(linker, |s| s)?;
     bindings::config::add_to_linker::<HostState, Data>(linker, |s| s)?;
     Ok(())
