@@ -7,4 +7,5 @@
 //! comes next and will live beside it; the origin uses the plugin host as a
 //! library for capture, refund and payment webhooks.
 
+pub mod edge;
 pub mod plugins;
