@@ -100,15 +100,15 @@ impl Directives {
                     None => (part.trim(), None),
                 };
                 let name = name.to_ascii_lowercase();
-                let mut seconds = |slot: &mut Option<u64>| match arg.map(str::parse::<u64>) {
+                let seconds = |slot: &mut Option<u64>| match arg.map(str::parse::<u64>) {
                     Some(Ok(n)) => match *slot {
-                        Some(old) if old != n => d_invalid(),
+                        Some(old) if old != n => true,
                         _ => {
                             *slot = Some(n);
                             false
                         }
                     },
-                    _ => d_invalid(),
+                    _ => true,
                 };
                 let bad = match name.as_str() {
                     "max-age" => seconds(&mut d.max_age),
@@ -142,10 +142,6 @@ impl Directives {
         }
         d
     }
-}
-
-fn d_invalid() -> bool {
-    true
 }
 
 fn set(flag: &mut bool) -> bool {
