@@ -9,3 +9,4 @@
 
 pub mod edge;
 pub mod plugins;
+pub mod testing;

@@ -44,6 +44,7 @@ mod cache;
 pub mod capabilities;
 mod engine;
 mod error;
+pub mod fixture;
 mod stats;
 mod validate;
 
@@ -451,7 +452,22 @@ impl PluginHost {
     pub fn call_promotion(&self, plugin: &str, cart: &Cart) -> Result<Vec<Adjustment>, PluginError> {
         let set = self.set.load_full();
         let plugin = find(&set, plugin, World::Promotion)?;
-        self.promotion(plugin, cart)
+        self.promotion(plugin, cart, None)
+    }
+
+    /// [`call_promotion`](Self::call_promotion), also setting `fuel_used` to
+    /// the fuel the call consumed (instantiation included; the whole budget
+    /// when it ran out). For tools that report a plugin's cost: the
+    /// `vitrine` CLI and [`crate::testing`].
+    pub fn call_promotion_metered(
+        &self,
+        plugin: &str,
+        cart: &Cart,
+        fuel_used: &mut u64,
+    ) -> Result<Vec<Adjustment>, PluginError> {
+        let set = self.set.load_full();
+        let plugin = find(&set, plugin, World::Promotion)?;
+        self.promotion(plugin, cart, Some(fuel_used))
     }
 
     /// Runs every installed promotion on `cart`, in set order, from one
@@ -460,7 +476,7 @@ impl PluginHost {
         let set = self.set.load_full();
         let mut outcome = PromotionOutcome::default();
         for plugin in set.iter().filter(|p| p.world == World::Promotion) {
-            match self.promotion(plugin, cart) {
+            match self.promotion(plugin, cart, None) {
                 Ok(adjustments) => outcome.adjustments.push((plugin.name.to_string(), adjustments)),
                 Err(error) => {
                     tracing::warn!(plugin = &*plugin.name, error = %error, "promotion skipped");
@@ -471,8 +487,13 @@ impl PluginHost {
         outcome
     }
 
-    fn promotion(&self, plugin: &LoadedPlugin, cart: &Cart) -> Result<Vec<Adjustment>, PluginError> {
-        self.call(plugin, validate::cart_size(cart), |pre, store| {
+    fn promotion(
+        &self,
+        plugin: &LoadedPlugin,
+        cart: &Cart,
+        fuel_used: Option<&mut u64>,
+    ) -> Result<Vec<Adjustment>, PluginError> {
+        self.call(plugin, validate::cart_size(cart), fuel_used, |pre, store| {
             let Pre::Promotion(pre) = pre else {
                 unreachable!("world checked by find")
             };
@@ -521,10 +542,32 @@ impl PluginHost {
         page: &[ProductSummary],
         context: &ShopperContext,
     ) -> Result<Vec<ProductSummary>, PluginError> {
+        self.personalization(plugin, page, context, None)
+    }
+
+    /// [`call_personalization`](Self::call_personalization), also setting
+    /// `fuel_used` as [`call_promotion_metered`](Self::call_promotion_metered) does.
+    pub fn call_personalization_metered(
+        &self,
+        plugin: &str,
+        page: &[ProductSummary],
+        context: &ShopperContext,
+        fuel_used: &mut u64,
+    ) -> Result<Vec<ProductSummary>, PluginError> {
+        self.personalization(plugin, page, context, Some(fuel_used))
+    }
+
+    fn personalization(
+        &self,
+        plugin: &str,
+        page: &[ProductSummary],
+        context: &ShopperContext,
+        fuel_used: Option<&mut u64>,
+    ) -> Result<Vec<ProductSummary>, PluginError> {
         let set = self.set.load_full();
         let plugin = find(&set, plugin, World::Personalization)?;
         let input = validate::page_size(page) + validate::context_size(context);
-        self.call(plugin, input, |pre, store| {
+        self.call(plugin, input, fuel_used, |pre, store| {
             let Pre::Personalization(pre) = pre else {
                 unreachable!("world checked by find")
             };
@@ -544,6 +587,26 @@ impl PluginHost {
     /// Runs one call of the payment plugin `plugin`. A failure is an error,
     /// never a silent success: the caller must fail the payment.
     pub fn call_payment(&self, plugin: &str, call: &PaymentCall) -> Result<PaymentAnswer, PluginError> {
+        self.payment(plugin, call, None)
+    }
+
+    /// [`call_payment`](Self::call_payment), also setting `fuel_used` as
+    /// [`call_promotion_metered`](Self::call_promotion_metered) does.
+    pub fn call_payment_metered(
+        &self,
+        plugin: &str,
+        call: &PaymentCall,
+        fuel_used: &mut u64,
+    ) -> Result<PaymentAnswer, PluginError> {
+        self.payment(plugin, call, Some(fuel_used))
+    }
+
+    fn payment(
+        &self,
+        plugin: &str,
+        call: &PaymentCall,
+        fuel_used: Option<&mut u64>,
+    ) -> Result<PaymentAnswer, PluginError> {
         use bindings::payment::vitrine::plugin::payment_types::PaymentError as Wit;
         let set = self.set.load_full();
         let plugin = find(&set, plugin, World::Payment)?;
@@ -555,7 +618,7 @@ impl PluginHost {
             Wit::Config(m) => GuestError::Config(m),
             Wit::Internal(m) => GuestError::Internal(m),
         };
-        self.call(plugin, validate::payment_call_size(call), |pre, store| {
+        self.call(plugin, validate::payment_call_size(call), fuel_used, |pre, store| {
             let Pre::Payment(pre) = pre else {
                 unreachable!("world checked by find")
             };
@@ -583,11 +646,13 @@ impl PluginHost {
     }
 
     /// Breaker admission, input check, a fresh store under the plugin's
-    /// limits, the call, and classification of what went wrong.
+    /// limits, the call, and classification of what went wrong. With
+    /// `fuel_used`, also what the call consumed (a metered call: tools only).
     fn call<R>(
         &self,
         plugin: &LoadedPlugin,
         input_size: usize,
+        fuel_used: Option<&mut u64>,
         invoke: impl FnOnce(&Pre, &mut Store<HostState>) -> wasmtime::Result<R>,
     ) -> Result<R, PluginError> {
         let name = || plugin.name.to_string();
@@ -606,7 +671,11 @@ impl PluginHost {
             });
         }
         let mut store = self.new_store(plugin)?;
-        invoke(&plugin.pre, &mut store).map_err(|error| classify(plugin, &store, error))
+        let result = invoke(&plugin.pre, &mut store).map_err(|error| classify(plugin, &store, error));
+        if let Some(used) = fuel_used {
+            *used = limits.fuel.saturating_sub(store.get_fuel().unwrap_or(0));
+        }
+        result
     }
 
     /// A fresh store under `plugin`'s limits, its deadline starting now.
@@ -616,6 +685,7 @@ impl PluginHost {
             &self.engine,
             HostState::new(Arc::clone(&plugin.caps), limits.memory_bytes),
         );
+        store.data_mut().deadline = Some(Instant::now() + limits.deadline);
         store.limiter(|state| &mut state.limiter);
         store.epoch_deadline_trap();
         store.set_epoch_deadline(engine::deadline_ticks(limits.deadline, self.config.epoch_tick));
