@@ -43,7 +43,10 @@ const MAX_HEURISTIC: Duration = Duration::from_secs(24 * 60 * 60);
 /// Statuses cacheable by default (RFC 9110 §15.1), minus 206 (partial
 /// content is not stored by Vitrine).
 fn cacheable_by_default(status: StatusCode) -> bool {
-    matches!(status.as_u16(), 200 | 203 | 204 | 300 | 301 | 308 | 404 | 405 | 410 | 414 | 501)
+    matches!(
+        status.as_u16(),
+        200 | 203 | 204 | 300 | 301 | 308 | 404 | 405 | 410 | 414 | 501
+    )
 }
 
 /// Statuses Vitrine understands well enough to store at all (§3: "the
@@ -362,9 +365,10 @@ pub fn evaluate(
     };
     let lifetime = match explicit {
         Some(lifetime) => lifetime,
-        None if cacheable_by_default(status) || res.public => {
-            heuristic(date.unwrap_or(response_time), http_date(response, header::LAST_MODIFIED))
-        }
+        None if cacheable_by_default(status) || res.public => heuristic(
+            date.unwrap_or(response_time),
+            http_date(response, header::LAST_MODIFIED),
+        ),
         None => return Err(PassReason::NotCacheable),
     };
 
@@ -404,7 +408,13 @@ fn heuristic(date: SystemTime, last_modified: Option<SystemTime>) -> Duration {
 pub fn vary_names(response: &HeaderMap) -> Option<Vec<HeaderName>> {
     let mut names: Vec<HeaderName> = Vec::new();
     for value in response.get_all(header::VARY) {
-        for name in value.to_str().unwrap_or("*").split(',').map(str::trim).filter(|n| !n.is_empty()) {
+        for name in value
+            .to_str()
+            .unwrap_or("*")
+            .split(',')
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+        {
             if name == "*" {
                 return None;
             }
@@ -422,7 +432,8 @@ pub fn vary_names(response: &HeaderMap) -> Option<Vec<HeaderName>> {
 /// header in `vary` (§4.1: both absent matches; values compared after
 /// joining repeated fields with ", ").
 pub fn vary_matches(vary: &[HeaderName], stored_request: &HeaderMap, request: &HeaderMap) -> bool {
-    vary.iter().all(|name| joined(stored_request, name) == joined(request, name))
+    vary.iter()
+        .all(|name| joined(stored_request, name) == joined(request, name))
 }
 
 fn joined(headers: &HeaderMap, name: &HeaderName) -> Option<Vec<u8>> {
@@ -489,10 +500,16 @@ mod tests {
     fn directives_parse_with_quotes_case_and_conflicts() {
         let d = Directives::parse(&headers(&[
             ("cache-control", "Public, MAX-AGE=60, no-cache=\"set-cookie, x-id\""),
-            ("cache-control", "s-maxage=\"300\", stale-while-revalidate=30, x-unknown=1"),
+            (
+                "cache-control",
+                "s-maxage=\"300\", stale-while-revalidate=30, x-unknown=1",
+            ),
         ]));
         assert!(d.public && d.no_cache && !d.invalid);
-        assert_eq!((d.max_age, d.s_maxage, d.stale_while_revalidate), (Some(60), Some(300), Some(30)));
+        assert_eq!(
+            (d.max_age, d.s_maxage, d.stale_while_revalidate),
+            (Some(60), Some(300), Some(30))
+        );
         assert!(Directives::parse(&headers(&[("cache-control", "max-age=60, max-age=61")])).invalid);
         assert!(!Directives::parse(&headers(&[("cache-control", "max-age=60, max-age=60")])).invalid);
         assert!(Directives::parse(&headers(&[("cache-control", "max-age=soon")])).invalid);
@@ -514,13 +531,18 @@ mod tests {
         assert_eq!(by_expires.lifetime, Duration::from_secs(120));
         assert_eq!(by_expires.initial_age, Duration::from_secs(10));
         assert_eq!(
-            get(&[("expires", "0")]).unwrap().usable(at(T0), RequestRules::default()),
+            get(&[("expires", "0")])
+                .unwrap()
+                .usable(at(T0), RequestRules::default()),
             Use::Validate { on_error: false }
         );
         // Conflicting directives: stored, but stale at once and never served stale.
         let invalid = get(&[("cache-control", "max-age=60, max-age=600, stale-if-error=60")]).unwrap();
         assert_eq!(invalid.lifetime, Duration::ZERO);
-        assert_eq!(invalid.usable(at(T0), RequestRules::default()), Use::Validate { on_error: false });
+        assert_eq!(
+            invalid.usable(at(T0), RequestRules::default()),
+            Use::Validate { on_error: false }
+        );
     }
 
     #[test]
@@ -530,25 +552,53 @@ mod tests {
         let h = get(&[("date", &date), ("last-modified", &modified)]).unwrap();
         assert_eq!(h.lifetime, Duration::from_secs(100));
         let old = httpdate::fmt_http_date(at(T0 - 100 * 86_400));
-        assert_eq!(get(&[("date", &date), ("last-modified", &old)]).unwrap().lifetime, MAX_HEURISTIC);
+        assert_eq!(
+            get(&[("date", &date), ("last-modified", &old)]).unwrap().lifetime,
+            MAX_HEURISTIC
+        );
         // 302 is not cacheable by default: no heuristic, not stored…
-        assert_eq!(get_with(&[], 302, &[("last-modified", &modified)]), Err(PassReason::NotCacheable));
+        assert_eq!(
+            get_with(&[], 302, &[("last-modified", &modified)]),
+            Err(PassReason::NotCacheable)
+        );
         // …unless explicitly fresh.
         assert!(get_with(&[], 302, &[("cache-control", "max-age=5")]).is_ok());
-        assert_eq!(get_with(&[], 206, &[("cache-control", "max-age=5")]), Err(PassReason::Status));
-        assert_eq!(get_with(&[], 500, &[("cache-control", "max-age=5")]), Err(PassReason::Status));
+        assert_eq!(
+            get_with(&[], 206, &[("cache-control", "max-age=5")]),
+            Err(PassReason::Status)
+        );
+        assert_eq!(
+            get_with(&[], 500, &[("cache-control", "max-age=5")]),
+            Err(PassReason::Status)
+        );
     }
 
     #[test]
     fn what_a_shared_cache_must_not_store() {
-        assert_eq!(get(&[("cache-control", "no-store, max-age=60")]), Err(PassReason::NoStore));
         assert_eq!(
-            get_with(&[("cache-control", "no-store")], 200, &[("cache-control", "max-age=60")]),
+            get(&[("cache-control", "no-store, max-age=60")]),
             Err(PassReason::NoStore)
         );
-        assert_eq!(get(&[("cache-control", "private, max-age=60")]), Err(PassReason::Private));
-        assert_eq!(get(&[("cache-control", "max-age=60"), ("set-cookie", "sid=1")]), Err(PassReason::SetCookie));
-        assert_eq!(get(&[("cache-control", "max-age=60"), ("vary", "Accept, *")]), Err(PassReason::VaryStar));
+        assert_eq!(
+            get_with(
+                &[("cache-control", "no-store")],
+                200,
+                &[("cache-control", "max-age=60")]
+            ),
+            Err(PassReason::NoStore)
+        );
+        assert_eq!(
+            get(&[("cache-control", "private, max-age=60")]),
+            Err(PassReason::Private)
+        );
+        assert_eq!(
+            get(&[("cache-control", "max-age=60"), ("set-cookie", "sid=1")]),
+            Err(PassReason::SetCookie)
+        );
+        assert_eq!(
+            get(&[("cache-control", "max-age=60"), ("vary", "Accept, *")]),
+            Err(PassReason::VaryStar)
+        );
         let post = evaluate(
             &Method::POST,
             &HeaderMap::new(),
@@ -592,7 +642,11 @@ mod tests {
 
     #[test]
     fn stale_while_revalidate_then_stale_if_error_then_validate() {
-        let s = get(&[("cache-control", "max-age=10, stale-while-revalidate=20, stale-if-error=100")]).unwrap();
+        let s = get(&[(
+            "cache-control",
+            "max-age=10, stale-while-revalidate=20, stale-if-error=100",
+        )])
+        .unwrap();
         let rules = RequestRules::default();
         assert_eq!(s.usable(at(T0 + 9), rules), Use::Fresh);
         assert_eq!(s.usable(at(T0 + 10), rules), Use::StaleWhileRevalidate);
@@ -604,7 +658,11 @@ mod tests {
         for never in ["must-revalidate", "proxy-revalidate"] {
             let cc = format!("max-age=10, stale-while-revalidate=20, stale-if-error=100, {never}");
             let s = get(&[("cache-control", &cc)]).unwrap();
-            assert_eq!(s.usable(at(T0 + 15), rules), Use::Validate { on_error: false }, "{never}");
+            assert_eq!(
+                s.usable(at(T0 + 15), rules),
+                Use::Validate { on_error: false },
+                "{never}"
+            );
             assert_eq!(s.retention(at(T0)), Duration::from_secs(10));
         }
         let no_cache = get(&[("cache-control", "max-age=60, no-cache, stale-if-error=60")]).unwrap();
@@ -637,12 +695,23 @@ mod tests {
 
     #[test]
     fn vary_selects_on_the_named_request_headers() {
-        let vary = vary_names(&headers(&[("vary", "Accept-Language, accept-encoding"), ("vary", "Accept-Language")]))
-            .unwrap();
+        let vary = vary_names(&headers(&[
+            ("vary", "Accept-Language, accept-encoding"),
+            ("vary", "Accept-Language"),
+        ]))
+        .unwrap();
         assert_eq!(vary, [header::ACCEPT_LANGUAGE, header::ACCEPT_ENCODING]);
         let stored = headers(&[("accept-language", "en-ZA"), ("accept-encoding", "gzip")]);
-        assert!(vary_matches(&vary, &stored, &headers(&[("accept-encoding", "gzip"), ("accept-language", "en-ZA")])));
-        assert!(!vary_matches(&vary, &stored, &headers(&[("accept-language", "af-ZA"), ("accept-encoding", "gzip")])));
+        assert!(vary_matches(
+            &vary,
+            &stored,
+            &headers(&[("accept-encoding", "gzip"), ("accept-language", "en-ZA")])
+        ));
+        assert!(!vary_matches(
+            &vary,
+            &stored,
+            &headers(&[("accept-language", "af-ZA"), ("accept-encoding", "gzip")])
+        ));
         assert!(!vary_matches(&vary, &stored, &headers(&[("accept-language", "en-ZA")])));
         assert!(vary_matches(&vary, &HeaderMap::new(), &HeaderMap::new()));
     }

@@ -169,14 +169,21 @@ impl PageStore {
     pub fn new(capacity_bytes: u64) -> Self {
         let index = Arc::new(SurrogateIndex::default());
         // Catalog pages are ~5–50 KB: estimate entries from 16 KB each.
-        let estimated_items = usize::try_from(capacity_bytes / (16 << 10)).unwrap_or(usize::MAX).max(64);
+        let estimated_items = usize::try_from(capacity_bytes / (16 << 10))
+            .unwrap_or(usize::MAX)
+            .max(64);
         let options = OptionsBuilder::new()
             .estimated_items_capacity(estimated_items)
             .weight_capacity(capacity_bytes.max(1))
             .build()
             .unwrap_or_else(|_| unreachable!("estimated items and weight capacity are set"));
         Self {
-            entries: Cache::with_options(options, ByBytes, DefaultHashBuilder::default(), Unindex(Arc::clone(&index))),
+            entries: Cache::with_options(
+                options,
+                ByBytes,
+                DefaultHashBuilder::default(),
+                Unindex(Arc::clone(&index)),
+            ),
             index,
             generation: AtomicU64::new(0),
             max_entry_bytes: capacity_bytes / 8,
@@ -401,7 +408,10 @@ mod tests {
     fn variants_are_selected_by_the_varied_headers() {
         let store = PageStore::new(1 << 20);
         store.insert("/p", response("english", &["product:1"], &[("accept-language", "en")]));
-        store.insert("/p", response("afrikaans", &["product:1"], &[("accept-language", "af")]));
+        store.insert(
+            "/p",
+            response("afrikaans", &["product:1"], &[("accept-language", "af")]),
+        );
         let mut en = HeaderMap::new();
         en.insert(header::ACCEPT_LANGUAGE, HeaderValue::from_static("en"));
         let mut af = HeaderMap::new();
@@ -410,7 +420,10 @@ mod tests {
         assert_eq!(body(&store, "/p", &af).as_deref(), Some("afrikaans"));
         assert_eq!(body(&store, "/p", &HeaderMap::new()), None);
         // A new English copy replaces the old one and keeps the Afrikaans one.
-        store.insert("/p", response("english 2", &["product:1"], &[("accept-language", "en")]));
+        store.insert(
+            "/p",
+            response("english 2", &["product:1"], &[("accept-language", "en")]),
+        );
         assert_eq!(body(&store, "/p", &en).as_deref(), Some("english 2"));
         assert_eq!(body(&store, "/p", &af).as_deref(), Some("afrikaans"));
         assert_eq!(store.get("/p").unwrap().0.len(), 2);
@@ -422,7 +435,10 @@ mod tests {
         let none = HeaderMap::new();
         store.insert("/products/1", response("p1", &["product:1", "category:drills"], &[]));
         store.insert("/products/2", response("p2", &["product:2", "category:drills"], &[]));
-        store.insert("/categories/drills", response("c", &["category:drills", "product:1", "product:2"], &[]));
+        store.insert(
+            "/categories/drills",
+            response("c", &["category:drills", "product:1", "product:2"], &[]),
+        );
         store.insert("/products/3", response("p3", &["product:3"], &[]));
 
         assert_eq!(store.purge_key("product:1"), 2);
