@@ -1,4 +1,10 @@
 //! 10 % (or `percent`) off every line.
+//!
+//! The crate written step by step in `sdk/README.md`. `cargo test -p
+//! vitrine-example-promotion-plugin` runs the unit tests below natively and
+//! `tests/component.rs`, which builds this crate's component and runs it in
+//! the real plugin host on the carts under `fixtures/`
+//! (`vitrine_runtime::testing`).
 use vitrine_sdk::PluginError;
 use vitrine_sdk::money::{self, Rounding};
 use vitrine_sdk::promotion::{Adjustment, Cart, Promotion};
