@@ -6,9 +6,10 @@ mod common;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
 
 use common::{cart, expected_discounts, guest};
-use vitrine_runtime::plugins::{ConfigGrant, EngineConfig, Grants, PluginHost, PluginSet, PluginSpec, World};
+use vitrine_runtime::plugins::{ConfigGrant, EngineConfig, Grants, Limits, PluginHost, PluginSet, PluginSpec, World};
 
 fn version(host: &PluginHost, percent: u32, wasm: &Arc<[u8]>) -> PluginSet {
     let grants = Grants {
@@ -18,12 +19,22 @@ fn version(host: &PluginHost, percent: u32, wasm: &Arc<[u8]>) -> PluginSet {
         },
         ..Grants::default()
     };
+    // This test is about swaps, not deadlines: on a loaded 2-core CI machine
+    // a debug-build call can take longer than the default 50 ms.
+    let limits = Limits {
+        deadline: Duration::from_secs(10),
+        ..Limits::default()
+    };
     // Two plugins per set: a call that saw half a set would mix versions.
     ["sale-a", "sale-b"]
         .into_iter()
         .map(|name| {
-            host.load(PluginSpec::from_bytes(name, World::Promotion, Arc::clone(wasm)).with_grants(grants.clone()))
-                .expect("load")
+            host.load(
+                PluginSpec::from_bytes(name, World::Promotion, Arc::clone(wasm))
+                    .with_grants(grants.clone())
+                    .with_limits(limits),
+            )
+            .expect("load")
         })
         .collect()
 }
