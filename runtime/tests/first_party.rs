@@ -8,11 +8,12 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
+use std::time::Duration;
 
 use vitrine_runtime::plugins::types::{
     Adjustment, Cart, CartLine, Customer, Level, Money, ProductSummary, ShopperContext,
 };
-use vitrine_runtime::plugins::{ConfigGrant, EngineConfig, Grants, PluginHost, PluginSpec, World};
+use vitrine_runtime::plugins::{ConfigGrant, EngineConfig, Grants, Limits, PluginHost, PluginSpec, World};
 
 /// Builds every first-party plugin once per test process, into its own
 /// target directory (the outer `cargo test` holds the main one's lock).
@@ -46,7 +47,14 @@ fn spec(name: &str, world: World, settings: &[(&str, &str)]) -> PluginSpec {
         },
         ..Grants::default()
     };
-    PluginSpec::from_path(name, world, plugins_dir().join(format!("{name}.wasm"))).with_grants(grants)
+    // Correctness, not speed: a loaded CI machine can stall a call past the default 50 ms.
+    let limits = Limits {
+        deadline: Duration::from_secs(10),
+        ..Limits::default()
+    };
+    PluginSpec::from_path(name, world, plugins_dir().join(format!("{name}.wasm")))
+        .with_grants(grants)
+        .with_limits(limits)
 }
 
 fn host() -> PluginHost {
