@@ -15,6 +15,11 @@
 //! otherwise prints that it skipped.
 //!
 //! [`both_backends!`] turns one test body into a test per backend.
+//!
+//! [`testpay::TestPay`] is a test double of the TestPay payment provider,
+//! for the `testpay` payment plugin.
+
+pub mod testpay;
 
 use anyhow::Context as _;
 use reqwest::{Method, StatusCode};

@@ -685,6 +685,7 @@ impl PluginHost {
             &self.engine,
             HostState::new(Arc::clone(&plugin.caps), limits.memory_bytes),
         );
+        store.data_mut().deadline = Some(Instant::now() + limits.deadline);
         store.limiter(|state| &mut state.limiter);
         store.epoch_deadline_trap();
         store.set_epoch_deadline(engine::deadline_ticks(limits.deadline, self.config.epoch_tick));

@@ -6,7 +6,7 @@
 //! |---|---|---|
 //! | [`log`] | on/off, lines per second | rate-limited per plugin, tagged with its name, via `tracing` |
 //! | [`config`] | named values and secrets | a plugin sees only its own; asking for a secret not granted stops the call with [`PluginError::CapabilityDenied`](super::PluginError) |
-//! | [`http`] | hosts, deadline, response cap | any other host gets the typed `denied` error |
+//! | [`http`] | hosts, timeout, response cap | any other host gets the typed `denied` error; granted requests are sent (no redirects, no ambient headers), bounded by the timeout, the call's deadline and the cap |
 //!
 //! Nothing else is reachable: a `wasm32-wasip2` guest's WASI imports are
 //! linked (Rust's std imports them even when unused) against an empty WASI
@@ -67,6 +67,9 @@ pub(crate) struct HostState {
     pub(crate) limiter: MemoryLimiter,
     /// Set when a host function refused the guest and trapped it.
     pub(crate) denied: Option<String>,
+    /// When the call's wall-clock deadline passes; host functions that wait
+    /// (outbound http) never wait past it. `None`: no deadline known.
+    pub(crate) deadline: Option<std::time::Instant>,
     wasi: Option<WasiCtx>,
     table: ResourceTable,
 }
@@ -80,6 +83,7 @@ impl HostState {
                 hit: false,
             },
             denied: None,
+            deadline: None,
             wasi: None,
             table: ResourceTable::new(),
         }
