@@ -1,10 +1,14 @@
 //! One promotion call on a 10-line cart: a fresh instance per call (pooling
-//! allocator, `InstancePre`), and a call on a reused instance.
+//! allocator, `InstancePre`), and a call on a reused instance. Two plugins:
+//! the test guest `good` (10 % off every line, written with its cost in
+//! mind) and the first-party `category-sale` (through the SDK), both built
+//! from source by the bench itself.
 //!
 //! `cargo bench -p vitrine-runtime --bench promotion_call`
 //!
 //! Besides criterion's estimates, prints median / p99 / p99.9 over 100k timed
 //! calls of each kind (set `PROMOTION_BENCH_SAMPLES` to change the count).
+//! Fresh and reused calls alternate, so both see the same machine load.
 
 #![allow(missing_docs)]
 
@@ -15,7 +19,7 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use vitrine_runtime::plugins::{EngineConfig, PluginHost, PluginSpec, World};
+use vitrine_runtime::plugins::{ConfigGrant, EngineConfig, Grants, PluginHost, PluginSpec, World};
 
 fn percentiles(label: &str, mut samples: Vec<Duration>) {
     samples.sort_unstable();
@@ -31,39 +35,65 @@ fn percentiles(label: &str, mut samples: Vec<Duration>) {
     );
 }
 
+/// The plugins under test: name, component, settings.
+fn plugins() -> Vec<(&'static str, Vec<u8>, &'static [(&'static str, &'static str)])> {
+    vec![
+        ("good", common::guest("good"), &[]),
+        (
+            "category-sale",
+            common::first_party("category-sale"),
+            // Every line of `common::cart` is in `power-tools`.
+            &[("category", "power-tools"), ("percent", "15")],
+        ),
+    ]
+}
+
 fn bench(c: &mut Criterion) {
     let host = PluginHost::new(EngineConfig::default(), None).expect("host");
-    let plugin = host
-        .load(PluginSpec::from_bytes("good", World::Promotion, common::guest("good")))
-        .expect("load");
-    host.install(plugin);
     let cart = common::cart(10);
-    assert_eq!(host.call_promotion("good", &cart).expect("call").len(), 10);
+    let plugins = plugins();
+    for (name, wasm, settings) in &plugins {
+        let grants = Grants {
+            config: ConfigGrant {
+                values: settings.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect(),
+                ..ConfigGrant::default()
+            },
+            ..Grants::default()
+        };
+        let spec = PluginSpec::from_bytes(*name, World::Promotion, wasm.clone()).with_grants(grants);
+        host.install(host.load(spec).expect("load"));
+        assert_eq!(host.call_promotion(name, &cart).expect("call").len(), 10, "{name}");
+    }
 
-    c.bench_function("promotion/fresh_instance/10_lines", |b| {
-        b.iter(|| host.call_promotion("good", black_box(&cart)).expect("call"))
-    });
-    let mut instance = host.promotion_instance("good").expect("instance");
-    c.bench_function("promotion/reused_instance/10_lines", |b| {
-        b.iter(|| instance.call(black_box(&cart)).expect("call"))
-    });
+    for (name, ..) in &plugins {
+        c.bench_function(&format!("promotion/{name}/fresh_instance/10_lines"), |b| {
+            b.iter(|| host.call_promotion(name, black_box(&cart)).expect("call"))
+        });
+        let mut instance = host.promotion_instance(name).expect("instance");
+        c.bench_function(&format!("promotion/{name}/reused_instance/10_lines"), |b| {
+            b.iter(|| instance.call(black_box(&cart)).expect("call"))
+        });
+    }
 
     let n: usize = std::env::var("PROMOTION_BENCH_SAMPLES")
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(100_000);
-    let mut fresh = Vec::with_capacity(n);
-    let mut reused = Vec::with_capacity(n);
-    for _ in 0..n {
-        let t = Instant::now();
-        black_box(host.call_promotion("good", black_box(&cart)).expect("call"));
-        fresh.push(t.elapsed());
-        let t = Instant::now();
-        black_box(instance.call(black_box(&cart)).expect("call"));
-        reused.push(t.elapsed());
+    for (name, ..) in &plugins {
+        let mut instance = host.promotion_instance(name).expect("instance");
+        let mut fresh = Vec::with_capacity(n);
+        let mut reused = Vec::with_capacity(n);
+        for _ in 0..n {
+            let t = Instant::now();
+            black_box(host.call_promotion(name, black_box(&cart)).expect("call"));
+            fresh.push(t.elapsed());
+            let t = Instant::now();
+            black_box(instance.call(black_box(&cart)).expect("call"));
+            reused.push(t.elapsed());
+        }
+        percentiles(&format!("{name}: fresh instance + call (10 lines)"), fresh);
+        percentiles(&format!("{name}: reused instance call (10 lines)"), reused);
     }
-    percentiles("fresh instance + call (10 lines)", fresh);
-    percentiles("reused instance call (10 lines)", reused);
 }
 
 criterion_group! {

@@ -114,6 +114,9 @@ pub fn validate(cart: &Cart, adjustments: &[Adjustment]) -> Result<(), PluginErr
     let invalid = |what: String| Err(PluginError::Internal(format!("invalid adjustment: {what}")));
     let mut line_off = vec![0i64; cart.lines.len()];
     let (mut order_off, mut shipping_off) = (0i64, 0i64);
+    // Adjustments usually come in cart order: try the line after the last
+    // one matched before scanning (string compares cost fuel).
+    let mut cursor = 0;
     for adjustment in adjustments {
         if adjustment.amount_minor <= 0 {
             return invalid(format!("amount {} is not positive", adjustment.amount_minor));
@@ -123,9 +126,14 @@ pub fn validate(cart: &Cart, adjustments: &[Adjustment]) -> Result<(), PluginErr
                 let Some(id) = &adjustment.line_id else {
                     return invalid("line adjustment without a line id".into());
                 };
-                let Some(index) = cart.lines.iter().position(|l| &l.line_id == id) else {
-                    return invalid(format!("line `{id}` is not in the cart"));
+                let index = match cart.lines.get(cursor) {
+                    Some(line) if &line.line_id == id => cursor,
+                    _ => match cart.lines.iter().position(|l| &l.line_id == id) {
+                        Some(index) => index,
+                        None => return invalid(format!("line `{id}` is not in the cart")),
+                    },
                 };
+                cursor = index + 1;
                 &mut line_off[index]
             }
             Level::Order => &mut order_off,

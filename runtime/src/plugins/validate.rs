@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 
-use super::types::{Adjustment, Cart, Level, ProductSummary, ShopperContext};
+use super::types::{Adjustment, Cart, CartLine, Level, ProductSummary, ShopperContext};
 use super::{PaymentAnswer, PaymentCall};
 
 const FIELD: usize = 8;
@@ -62,28 +62,43 @@ pub(crate) fn adjustments_size(adjustments: &[Adjustment]) -> usize {
 /// What a promotion may answer: positive amounts, never more than the line
 /// (or order, or shipping fee) it applies to, for lines and coupons that are
 /// in the cart.
+///
+/// Runs on every call, so the common case stays cheap: promotions answer
+/// line adjustments in cart order, and a cursor finds each line without
+/// hashing. The first adjustment out of order builds a map of the lines, so
+/// a plugin that shuffles its answer costs a hash lookup per adjustment, not
+/// a scan of the cart.
 pub(crate) fn adjustments(cart: &Cart, adjustments: &[Adjustment]) -> Result<(), String> {
-    let lines: HashMap<&str, i64> = cart
-        .lines
-        .iter()
-        .map(|l| {
-            (
-                l.line_id.as_str(),
-                l.unit_price_minor.saturating_mul(i64::from(l.quantity)),
-            )
-        })
-        .collect();
-    let subtotal: i64 = lines.values().fold(0i64, |a, b| a.saturating_add(*b));
+    let line_total = |l: &CartLine| l.unit_price_minor.saturating_mul(i64::from(l.quantity));
+    let mut by_id: Option<HashMap<&str, usize>> = None;
+    let mut cursor = 0;
+    let mut subtotal: Option<i64> = None;
     for (i, a) in adjustments.iter().enumerate() {
         if a.amount_minor <= 0 {
             return Err(format!("adjustment {i}: amount {} is not positive", a.amount_minor));
         }
         let ceiling = match (a.level, &a.line_id) {
-            (Level::Line, Some(id)) => *lines
-                .get(id.as_str())
-                .ok_or_else(|| format!("adjustment {i}: line `{id}` is not in the cart"))?,
+            (Level::Line, Some(id)) => {
+                let index = match cart.lines.get(cursor) {
+                    Some(line) if line.line_id == *id => cursor,
+                    _ => *by_id
+                        .get_or_insert_with(|| {
+                            cart.lines
+                                .iter()
+                                .enumerate()
+                                .map(|(index, l)| (l.line_id.as_str(), index))
+                                .collect()
+                        })
+                        .get(id.as_str())
+                        .ok_or_else(|| format!("adjustment {i}: line `{id}` is not in the cart"))?,
+                };
+                cursor = index + 1;
+                line_total(&cart.lines[index])
+            }
             (Level::Line, None) => return Err(format!("adjustment {i}: a line adjustment without a line id")),
-            (Level::Order, _) => subtotal,
+            (Level::Order, _) => {
+                *subtotal.get_or_insert_with(|| cart.lines.iter().map(line_total).fold(0i64, i64::saturating_add))
+            }
             (Level::Shipping, _) => cart.shipping_minor,
         };
         if a.amount_minor > ceiling {
@@ -174,7 +189,7 @@ pub(crate) fn payment_answer_size(answer: &PaymentAnswer) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plugins::types::{CartLine, Customer};
+    use crate::plugins::types::Customer;
 
     fn cart() -> Cart {
         Cart {
@@ -221,5 +236,27 @@ mod tests {
         let mut coupon = adj(Level::Order, None, 10);
         coupon.coupon = Some("OTHER".into());
         assert!(adjustments(&c, &[coupon]).is_err());
+    }
+
+    #[test]
+    fn lines_are_found_in_any_order() {
+        let mut c = cart();
+        let mut second = c.lines[0].clone();
+        second.line_id = "l2".into();
+        second.unit_price_minor = 100;
+        c.lines.push(second);
+        // In cart order (the cursor), out of order and repeated (the map).
+        let in_order = [adj(Level::Line, Some("l1"), 1000), adj(Level::Line, Some("l2"), 200)];
+        assert!(adjustments(&c, &in_order).is_ok());
+        let shuffled = [
+            adj(Level::Line, Some("l2"), 200),
+            adj(Level::Line, Some("l1"), 1000),
+            adj(Level::Line, Some("l2"), 1),
+        ];
+        assert!(adjustments(&c, &shuffled).is_ok());
+        assert!(adjustments(&c, &[adj(Level::Line, Some("l2"), 201)]).is_err());
+        assert!(adjustments(&c, &[adj(Level::Line, Some("l2"), 1), adj(Level::Line, Some("l9"), 1)]).is_err());
+        assert!(adjustments(&c, &[adj(Level::Order, None, 1200)]).is_ok());
+        assert!(adjustments(&c, &[adj(Level::Order, None, 1201)]).is_err());
     }
 }
