@@ -179,7 +179,11 @@ fn new_build_run_a_promotion() {
     );
     assert_eq!(run.status.code(), Some(2));
     // The cart is not a page: refused before loading anything.
-    assert!(stderr(&run).contains("expected `page` or `context`"), "{}", stderr(&run));
+    assert!(
+        stderr(&run).contains("expected `page` or `context`"),
+        "{}",
+        stderr(&run)
+    );
     std::fs::write(tmp.path().join("page.json"), r#"{"page": [], "context": {}}"#).unwrap();
     let run = vitrine(
         &[
