@@ -316,6 +316,9 @@ impl TestPluginBuilder {
         let spec = PluginSpec::from_bytes(name.clone(), world, bytes.clone())
             .with_grants(Grants {
                 config: self.config,
+                // A plugin author's own tests: the clock too (payment
+                // plugins check webhook timestamps); http stays ungranted.
+                clock: true,
                 ..Grants::default()
             })
             .with_limits(self.limits);
@@ -331,6 +334,40 @@ impl TestPluginBuilder {
             sha256,
         })
     }
+}
+
+/// The component of this repository's first-party plugin `name`
+/// (`plugins/<name>`), built from source with [`build_component`] into
+/// `target/first-party` (its own target directory: a surrounding `cargo
+/// test` or `cargo bench` holds the main one's lock), once per process.
+/// For the project's own tests and benchmarks.
+pub fn first_party_plugin(name: &str) -> Result<PathBuf, HarnessError> {
+    static BUILT: std::sync::Mutex<BTreeMap<String, PathBuf>> = std::sync::Mutex::new(BTreeMap::new());
+    let mut built = BUILT.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some(path) = built.get(name) {
+        return Ok(path.clone());
+    }
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap_or_else(|| Path::new(".."));
+    let target = workspace.join("target").join("first-party");
+    let built_at = build_component(&workspace.join("plugins").join(name), &target)?;
+    // Where `plugins/build.sh` puts it (`<target>/plugins/<name>.wasm`), so
+    // configs written for that layout find it too.
+    let dir = target.join("plugins");
+    let path = dir.join(format!("{name}.wasm"));
+    // Copied then renamed: test processes running side by side (nextest)
+    // never read a half-copied component.
+    let partial = dir.join(format!("{name}.wasm.{}.tmp", std::process::id()));
+    std::fs::create_dir_all(&dir)
+        .and_then(|()| std::fs::copy(&built_at, &partial))
+        .and_then(|_| std::fs::rename(&partial, &path))
+        .map_err(|e| HarnessError::Build {
+            crate_dir: workspace.join("plugins").join(name),
+            message: format!("copying {} to {}: {e}", built_at.display(), path.display()),
+        })?;
+    built.insert(name.to_owned(), path.clone());
+    Ok(path)
 }
 
 /// Builds the plugin crate in `crate_dir` for `wasm32-wasip2` with the

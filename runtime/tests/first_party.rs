@@ -1,40 +1,17 @@
 //! The first-party plugins as the host runs them: components built from
-//! source by `plugins/build.sh`, given their settings through the `config`
+//! source (`vitrine_runtime::testing::first_party_plugin`), given their settings through the `config`
 //! capability, pricing a cart whose discounts were worked out by hand.
 
 #![allow(missing_docs)]
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::sync::OnceLock;
 use std::time::Duration;
 
 use vitrine_runtime::plugins::types::{
     Adjustment, Cart, CartLine, Customer, Level, Money, ProductSummary, ShopperContext,
 };
 use vitrine_runtime::plugins::{ConfigGrant, EngineConfig, Grants, Limits, PluginHost, PluginSpec, World};
-
-/// Builds every first-party plugin once per test process, into its own
-/// target directory (the outer `cargo test` holds the main one's lock).
-fn plugins_dir() -> &'static Path {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .parent()
-            .expect("runtime/ has a parent");
-        let target = workspace.join("target").join("first-party");
-        let status = Command::new("bash")
-            .arg(workspace.join("plugins/build.sh"))
-            .env("CARGO_TARGET_DIR", &target)
-            .env_remove("RUSTFLAGS")
-            .env_remove("CARGO_ENCODED_RUSTFLAGS")
-            .status()
-            .expect("running plugins/build.sh");
-        assert!(status.success(), "plugins/build.sh failed");
-        target.join("plugins")
-    })
-}
+use vitrine_runtime::testing::first_party_plugin;
 
 fn spec(name: &str, world: World, settings: &[(&str, &str)]) -> PluginSpec {
     let grants = Grants {
@@ -52,7 +29,7 @@ fn spec(name: &str, world: World, settings: &[(&str, &str)]) -> PluginSpec {
         deadline: Duration::from_secs(10),
         ..Limits::default()
     };
-    PluginSpec::from_path(name, world, plugins_dir().join(format!("{name}.wasm")))
+    PluginSpec::from_path(name, world, first_party_plugin(name).unwrap_or_else(|e| panic!("{e}")))
         .with_grants(grants)
         .with_limits(limits)
 }
@@ -166,18 +143,17 @@ fn first_party_promotions_price_a_cart_as_worked_out_by_hand() {
     // Together: 221,380 + 9,900 − 19,485 − 4,500 − 9,900 − 22,138 = 175,257.
     let outcome = host.apply_promotions(&cart);
     assert!(outcome.skipped.is_empty(), "{:?}", outcome.skipped);
-    let discounts: i64 = outcome
-        .adjustments
-        .iter()
-        .flat_map(|(_, a)| a)
-        .map(|a| a.amount_minor)
-        .sum();
+    assert!(outcome.excluded.is_empty(), "{:?}", outcome.excluded);
+    assert!(outcome.applied.iter().all(|p| !p.trimmed), "{:?}", outcome.applied);
+    let discounts: i64 = outcome.adjustments().map(|(_, a)| a.amount_minor).sum();
     let subtotal: i64 = cart
         .lines
         .iter()
         .map(|l| l.unit_price_minor * i64::from(l.quantity))
         .sum();
     assert_eq!(subtotal + cart.shipping_minor - discounts, 175_257);
+    assert_eq!(outcome.totals.subtotal_minor, 221_380);
+    assert_eq!(outcome.totals.total_minor, 175_257);
 }
 
 #[test]

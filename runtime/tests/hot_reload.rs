@@ -61,11 +61,11 @@ fn a_hot_reload_under_concurrent_calls_loses_and_mixes_nothing() {
                 while !stop.load(Ordering::Relaxed) {
                     let outcome = host.apply_promotions(&cart);
                     assert!(outcome.skipped.is_empty(), "{:?}", outcome.skipped);
-                    assert_eq!(outcome.adjustments.len(), 2, "a whole set, never half");
+                    assert_eq!(outcome.applied.len(), 2, "a whole set, never half");
                     let answers: Vec<Vec<i64>> = outcome
-                        .adjustments
+                        .applied
                         .iter()
-                        .map(|(_, adjustments)| adjustments.iter().map(|a| a.amount_minor).collect())
+                        .map(|p| p.adjustments.iter().map(|a| a.amount_minor).collect())
                         .collect();
                     let version = if answers[0] == ten {
                         0

@@ -287,8 +287,8 @@ fn failing_promotions_are_skipped_and_reported() {
     install(&host, PluginSpec::from_bytes("good", World::Promotion, guest("good")));
     install(&host, PluginSpec::from_bytes("trap", World::Promotion, guest("trap")));
     let outcome = host.apply_promotions(&cart(2));
-    assert_eq!(outcome.adjustments.len(), 1);
-    assert_eq!(outcome.adjustments[0].0, "good");
+    assert_eq!(outcome.applied.len(), 1);
+    assert_eq!(outcome.applied[0].plugin, "good");
     assert_eq!(outcome.skipped.len(), 1);
     assert_eq!(outcome.skipped[0].0, "trap");
     assert_eq!(outcome.skipped[0].1.kind(), FailureKind::Trap);

@@ -22,28 +22,14 @@ use vitrine_runtime::plugins::{
     ArtifactCache, ConfigGrant, EngineConfig, Grants, GuestError, HttpGrant, Limits, PaymentAnswer, PaymentCall,
     PluginError, PluginHost, PluginSpec, World,
 };
+use vitrine_runtime::testing::first_party_plugin;
 use vitrine_tests::testpay::{self, TestPay};
 
-/// Builds the testpay component once per test process, into its own target
-/// directory (the outer `cargo test` holds the main one's lock).
+/// The testpay component, built from source once per test process.
 fn testpay_wasm() -> &'static [u8] {
     static WASM: OnceLock<Vec<u8>> = OnceLock::new();
     WASM.get_or_init(|| {
-        let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .parent()
-            .expect("tests/ has a parent");
-        // Shared with runtime/tests/first_party.rs: the SDK is built once.
-        let target = workspace.join("target").join("first-party");
-        let status = Command::new("bash")
-            .arg(workspace.join("plugins/build.sh"))
-            .arg("testpay")
-            .env("CARGO_TARGET_DIR", &target)
-            .env_remove("RUSTFLAGS")
-            .env_remove("CARGO_ENCODED_RUSTFLAGS")
-            .status()
-            .expect("running plugins/build.sh testpay");
-        assert!(status.success(), "plugins/build.sh testpay failed");
-        let path = target.join("plugins").join("testpay.wasm");
+        let path = first_party_plugin("testpay").unwrap_or_else(|e| panic!("{e}"));
         std::fs::read(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
     })
 }
@@ -101,6 +87,7 @@ impl Setup {
                 timeout: self.timeout,
                 max_response_bytes: self.max_response_bytes,
             },
+            clock: true,
             ..Grants::default()
         };
         let limits = Limits {

@@ -10,7 +10,10 @@ pub mod payment {
     wasmtime::component::bindgen!({
         world: "payment",
         path: "../sdk/wit",
-        imports: { "vitrine:plugin/config.secret": trappable },
+        imports: {
+            "vitrine:plugin/config.secret": trappable,
+            "vitrine:plugin/clock.now-ms": trappable,
+        },
     });
 }
 

@@ -26,7 +26,14 @@
 //!
 //! ```no_run
 //! use vitrine_runtime::plugins::{EngineConfig, PluginHost, PluginSpec, World};
-//! # fn cart() -> vitrine_runtime::plugins::types::Cart { unimplemented!() }
+//! use vitrine_runtime::plugins::types::{Cart, Customer};
+//! let cart = || Cart {
+//!     currency: "ZAR".into(),
+//!     lines: vec![],
+//!     coupon_codes: vec![],
+//!     customer: Customer { id: None, segments: vec![], coupon_uses: vec![] },
+//!     shipping_minor: 0,
+//! };
 //! let host = PluginHost::new(EngineConfig::default(), None)?;
 //! let plugin = host.load(PluginSpec::from_path("spring-sale", World::Promotion, "plugins/spring-sale.wasm"))?;
 //! host.install(plugin);
@@ -45,6 +52,9 @@ pub mod capabilities;
 mod engine;
 mod error;
 pub mod fixture;
+mod operator;
+mod pricing;
+pub mod reload;
 mod stats;
 mod validate;
 
@@ -61,7 +71,10 @@ pub use cache::ArtifactCache;
 pub use capabilities::{ConfigGrant, Grants, HttpGrant, LogGrant};
 pub use engine::EngineConfig;
 pub use error::{FailureKind, GuestError, PluginError};
+pub use operator::ApplyReport;
+pub use pricing::{AppliedPromotion, ExcludedPromotion, Exclusion, PromotionOutcome, Totals};
 pub use stats::PluginCounters;
+pub use vitrine_edge_config::Stacking;
 
 use bindings::{payment::PaymentPre, personalization::PersonalizationPre, promotion::PromotionPre};
 use capabilities::{Capabilities, HostState};
@@ -146,6 +159,8 @@ pub struct PluginSpec {
     pub limits: Limits,
     /// When it is switched off.
     pub breaker: BreakerConfig,
+    /// How it combines with the other promotions (promotions only).
+    pub stacking: Stacking,
 }
 
 impl PluginSpec {
@@ -167,6 +182,7 @@ impl PluginSpec {
             grants: Grants::default(),
             limits: Limits::default(),
             breaker: BreakerConfig::default(),
+            stacking: Stacking::default(),
         }
     }
 
@@ -187,6 +203,12 @@ impl PluginSpec {
         self.breaker = breaker;
         self
     }
+
+    /// Sets how the promotion stacks.
+    pub fn with_stacking(mut self, stacking: Stacking) -> Self {
+        self.stacking = stacking;
+        self
+    }
 }
 
 enum Pre {
@@ -201,6 +223,10 @@ pub struct LoadedPlugin {
     name: Arc<str>,
     world: World,
     limits: Limits,
+    stacking: Stacking,
+    /// What it was loaded with, to tell whether a new spec changes anything.
+    grants: Grants,
+    breaker_config: BreakerConfig,
     caps: Arc<Capabilities>,
     pre: Pre,
     breaker: breaker::Breaker,
@@ -233,6 +259,24 @@ impl LoadedPlugin {
     /// Its limits.
     pub fn limits(&self) -> Limits {
         self.limits
+    }
+
+    /// How it stacks with the other promotions.
+    pub fn stacking(&self) -> Stacking {
+        self.stacking
+    }
+
+    /// Whether loading `spec`, whose component hashes to `sha256`, would
+    /// give this same plugin (a reload can keep it, with its counters and
+    /// breaker).
+    pub fn is_same(&self, spec: &PluginSpec, sha256: &str) -> bool {
+        *self.name == *spec.name
+            && self.world == spec.world
+            && self.sha256 == sha256
+            && self.limits == spec.limits
+            && self.stacking == spec.stacking
+            && self.grants == spec.grants
+            && self.breaker_config == spec.breaker
     }
 
     /// sha256 of the component's bytes, hex.
@@ -314,15 +358,6 @@ impl FromIterator<Arc<LoadedPlugin>> for PluginSet {
     }
 }
 
-/// The promotions that applied to a cart, and those that were skipped.
-#[derive(Debug, Default)]
-pub struct PromotionOutcome {
-    /// Adjustments of every promotion that answered, in set order.
-    pub adjustments: Vec<(String, Vec<Adjustment>)>,
-    /// Promotions that failed, and why: the cart is priced without them.
-    pub skipped: Vec<(String, PluginError)>,
-}
-
 /// Loads plugins and calls them. See the [module docs](self).
 pub struct PluginHost {
     engine: Engine,
@@ -357,6 +392,11 @@ impl PluginHost {
         &self.config
     }
 
+    /// Where compiled components are kept, if anywhere.
+    pub fn artifact_cache(&self) -> Option<&ArtifactCache> {
+        self.cache.as_ref()
+    }
+
     /// Compiles (or fetches from the cache) and links a plugin. It is not
     /// installed: put it in a set with [`install`](Self::install) or
     /// [`replace_set`](Self::replace_set).
@@ -372,9 +412,9 @@ impl PluginHost {
                 spec.limits.memory_bytes, self.config.max_memory_bytes
             )));
         }
-        let wasm: Arc<[u8]> = match spec.source {
-            PluginSource::Bytes(bytes) => bytes,
-            PluginSource::Path(path) => std::fs::read(&path)
+        let wasm: Arc<[u8]> = match &spec.source {
+            PluginSource::Bytes(bytes) => Arc::clone(bytes),
+            PluginSource::Path(path) => std::fs::read(path)
                 .map_err(|e| fail(format!("reading {}: {e}", path.display())))?
                 .into(),
         };
@@ -403,7 +443,10 @@ impl PluginHost {
         let name: Arc<str> = name.into();
         tracing::info!(plugin = &*name, world = ?spec.world, sha256 = %sha256, from_cache, "plugin loaded");
         Ok(Arc::new(LoadedPlugin {
-            caps: Arc::new(Capabilities::new(Arc::clone(&name), spec.grants)),
+            caps: Arc::new(Capabilities::new(Arc::clone(&name), spec.grants.clone())),
+            grants: spec.grants,
+            breaker_config: spec.breaker,
+            stacking: spec.stacking,
             stats: stats::Stats::new(&name),
             breaker: breaker::Breaker::new(spec.breaker),
             name,
@@ -470,21 +513,30 @@ impl PluginHost {
         self.promotion(plugin, cart, Some(fuel_used))
     }
 
-    /// Runs every installed promotion on `cart`, in set order, from one
-    /// snapshot of the set. A promotion that fails is skipped and reported.
+    /// Prices `cart` with every installed promotion, in stacking (set)
+    /// order, from one snapshot of the set: see [`PromotionOutcome`] and the
+    /// stacking rules in `pricing.rs`. A promotion that fails is skipped
+    /// (the cart is priced without it) and reported in
+    /// [`PromotionOutcome::skipped`]; after an exclusive promotion applies,
+    /// the rest are not called.
     pub fn apply_promotions(&self, cart: &Cart) -> PromotionOutcome {
         let set = self.set.load_full();
-        let mut outcome = PromotionOutcome::default();
+        let mut stack = pricing::Stack::new(cart);
         for plugin in set.iter().filter(|p| p.world == World::Promotion) {
+            if let Some(by) = stack.closed_by() {
+                let by = by.to_owned();
+                stack.exclude(&plugin.name, Exclusion::AfterExclusive { by });
+                continue;
+            }
             match self.promotion(plugin, cart, None) {
-                Ok(adjustments) => outcome.adjustments.push((plugin.name.to_string(), adjustments)),
+                Ok(adjustments) => stack.offer(&plugin.name, plugin.stacking, adjustments),
                 Err(error) => {
                     tracing::warn!(plugin = &*plugin.name, error = %error, "promotion skipped");
-                    outcome.skipped.push((plugin.name.to_string(), error));
+                    stack.skip(&plugin.name, error);
                 }
             }
         }
-        outcome
+        stack.finish()
     }
 
     fn promotion(

@@ -42,31 +42,10 @@ pub fn guest(name: &str) -> Vec<u8> {
     std::fs::read(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
 }
 
-/// The component of first-party plugin `name` (`plugins/<name>`), built from
-/// source by `plugins/build.sh` (release `plugin` profile, the workspace's
-/// 64 KiB guest stack) into its own target directory, once per process: the
-/// outer `cargo test`/`cargo bench` holds the main one's lock.
+/// The component of first-party plugin `name` (`plugins/<name>`), built
+/// from source by [`vitrine_runtime::testing::first_party_plugin`].
 pub fn first_party(name: &str) -> Vec<u8> {
-    static BUILT: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
-    let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("runtime/ has a parent");
-    let target = workspace.join("target").join("first-party");
-    let mut built = BUILT.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-    if !built.iter().any(|b| b == name) {
-        let status = Command::new("bash")
-            .arg(workspace.join("plugins/build.sh"))
-            .arg(name)
-            .current_dir(workspace)
-            .env("CARGO_TARGET_DIR", &target)
-            .env_remove("RUSTFLAGS")
-            .env_remove("CARGO_ENCODED_RUSTFLAGS")
-            .status()
-            .expect("running plugins/build.sh");
-        assert!(status.success(), "plugins/build.sh {name} failed");
-        built.push(name.to_owned());
-    }
-    let path = target.join("plugins").join(format!("{name}.wasm"));
+    let path = vitrine_runtime::testing::first_party_plugin(name).unwrap_or_else(|e| panic!("{e}"));
     std::fs::read(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
 }
 

@@ -13,7 +13,7 @@ use super::HostState;
 use crate::plugins::bindings::config::Host;
 
 /// The values and secrets granted to one plugin.
-#[derive(Clone, Default)]
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct ConfigGrant {
     /// Plain settings.
     pub values: BTreeMap<String, String>,

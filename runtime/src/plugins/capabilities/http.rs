@@ -41,7 +41,7 @@ use super::HostState;
 use crate::plugins::bindings::http::{HttpError, Request, Response};
 
 /// Where a plugin may send requests.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HttpGrant {
     /// Host names (exact, case-insensitive, optionally with `:port`).
     pub hosts: Vec<String>,

@@ -10,7 +10,7 @@ use crate::plugins::bindings::log::{Host, Level};
 const MAX_MESSAGE_BYTES: usize = 1024;
 
 /// What a plugin may log.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogGrant {
     /// Whether lines are written at all (dropped silently otherwise).
     pub enabled: bool,

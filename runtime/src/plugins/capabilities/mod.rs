@@ -31,7 +31,7 @@ pub use http::HttpGrant;
 pub use log::LogGrant;
 
 /// Everything the operator granted one plugin.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Grants {
     /// The log.
     pub log: LogGrant,
@@ -39,6 +39,9 @@ pub struct Grants {
     pub config: ConfigGrant,
     /// Outbound HTTP.
     pub http: HttpGrant,
+    /// The millisecond clock (`clock.now-ms`, payment world). Not granted,
+    /// asking the time stops the call with a capability denied.
+    pub clock: bool,
 }
 
 /// Per-plugin capability state that outlives single calls (the log's bucket).
@@ -48,6 +51,7 @@ pub(crate) struct Capabilities {
     pub(crate) log: log::LogLimiter,
     pub(crate) config: ConfigGrant,
     pub(crate) http: HttpGrant,
+    pub(crate) clock: bool,
 }
 
 impl Capabilities {
@@ -56,6 +60,7 @@ impl Capabilities {
             log: log::LogLimiter::new(grants.log),
             config: grants.config,
             http: grants.http,
+            clock: grants.clock,
             plugin,
         }
     }
@@ -141,11 +146,14 @@ impl ResourceLimiter for MemoryLimiter {
 }
 
 impl clock::Host for HostState {
-    fn now_ms(&mut self) -> u64 {
-        std::time::SystemTime::now()
+    fn now_ms(&mut self) -> wasmtime::Result<u64> {
+        if !self.caps.clock {
+            return Err(self.deny("the clock is not granted".into()));
+        }
+        Ok(std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-            .unwrap_or(0)
+            .unwrap_or(0))
     }
 }
 
