@@ -45,6 +45,7 @@ use crate::plugins::types::{Adjustment, Cart, ProductSummary, ShopperContext};
 use crate::plugins::{
     ConfigGrant, EngineConfig, Grants, Limits, PaymentAnswer, PaymentCall, PluginError, PluginHost, PluginSpec, World,
 };
+use vitrine_edge_config::{ConfigError, Manifest};
 
 /// Why the harness could not set a plugin up or read a fixture. A plugin's
 /// own failure is not one of these: it is [`Run::output`].
@@ -58,14 +59,10 @@ pub enum HarnessError {
         /// What went wrong (cargo's own diagnostics went to stderr).
         message: String,
     },
-    /// The crate's `vitrine-plugin.toml` is missing or has no valid `world`.
-    #[error("reading {}: {message}", path.display())]
-    Manifest {
-        /// The manifest.
-        path: PathBuf,
-        /// What is wrong with it.
-        message: String,
-    },
+    /// The crate's `vitrine-plugin.toml` is missing or invalid (the error
+    /// names its file, line and field).
+    #[error("manifest: {0}")]
+    Manifest(#[from] ConfigError),
     /// The host could not start or refused the component.
     #[error(transparent)]
     Load(#[from] PluginError),
@@ -293,17 +290,18 @@ impl TestPluginBuilder {
             (None, None) => unreachable!("every constructor sets a source"),
         };
         let manifest = self.crate_dir.as_ref().map(|dir| dir.join("vitrine-plugin.toml"));
+        let manifest = match &manifest {
+            Some(path) if self.world.is_none() || path.is_file() => Some(self::manifest(path)?),
+            _ => None,
+        };
         let world = match (self.world, &manifest) {
             (Some(world), _) => world,
-            (None, Some(manifest)) => manifest_world(manifest)?,
+            (None, Some(manifest)) => manifest.world.into(),
             (None, None) => unreachable!("from_wasm sets the world"),
         };
         let name = self
             .name
-            .or_else(|| {
-                let text = std::fs::read_to_string(manifest.as_ref()?).ok()?;
-                manifest_value(&text, "name")
-            })
+            .or_else(|| Some(manifest.as_ref()?.name.clone()))
             .or_else(|| Some(wasm.file_stem()?.to_string_lossy().into_owned()))
             .unwrap_or_else(|| "plugin".to_owned());
         let bytes = std::fs::read(&wasm).map_err(|e| {
@@ -463,38 +461,12 @@ pub fn cargo_target_dir(crate_dir: &Path) -> Result<PathBuf, HarnessError> {
         .map_err(|e| fail(format!("reading cargo metadata: {e}")))
 }
 
-/// The `world` of the plugin manifest at `path`.
-pub fn manifest_world(path: &Path) -> Result<World, HarnessError> {
-    let fail = |message: String| HarnessError::Manifest {
-        path: path.to_owned(),
-        message,
-    };
-    let text = std::fs::read_to_string(path).map_err(|e| fail(e.to_string()))?;
-    let name = manifest_value(&text, "world").ok_or_else(|| fail("no `world = \"…\"` line".into()))?;
-    fixture::world_from_name(&name).ok_or_else(|| {
-        fail(format!(
-            "`world = {name:?}` is not a world (promotion, payment or personalization)"
-        ))
-    })
+/// The plugin manifest at `path`, parsed and checked as the host checks it.
+pub fn manifest(path: &Path) -> Result<Manifest, HarnessError> {
+    Ok(Manifest::load(path)?)
 }
 
-/// A top-level `key = "value"` of a manifest. The manifest's full parser
-/// lives with the operator config; the harness needs only these keys.
-pub(crate) fn manifest_value(text: &str, key: &str) -> Option<String> {
-    let mut top_level = true;
-    let values: BTreeMap<&str, &str> = text
-        .lines()
-        .map(str::trim)
-        .filter(|line| {
-            if line.starts_with('[') {
-                top_level = false;
-            }
-            top_level
-        })
-        .filter_map(|line| line.split_once('='))
-        .map(|(k, v)| (k.trim(), v.trim()))
-        .collect();
-    let value = values.get(key)?;
-    let value = value.split_once('#').map_or(*value, |(v, _)| v).trim();
-    value.strip_prefix('"')?.strip_suffix('"').map(str::to_owned)
+/// The `world` of the plugin manifest at `path`.
+pub fn manifest_world(path: &Path) -> Result<World, HarnessError> {
+    Ok(manifest(path)?.world.into())
 }

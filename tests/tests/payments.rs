@@ -57,6 +57,7 @@ struct Setup {
     api_key: String,
     timeout: Duration,
     max_response_bytes: usize,
+    clock: bool,
 }
 
 impl Setup {
@@ -67,6 +68,7 @@ impl Setup {
             api_key: testpay::API_KEY.to_owned(),
             timeout: Duration::from_secs(2),
             max_response_bytes: 64 << 10,
+            clock: true,
         }
     }
 
@@ -87,7 +89,7 @@ impl Setup {
                 timeout: self.timeout,
                 max_response_bytes: self.max_response_bytes,
             },
-            clock: true,
+            clock: self.clock,
             ..Grants::default()
         };
         let limits = Limits {
@@ -372,4 +374,29 @@ async fn webhooks_verify_only_with_a_fresh_valid_signature() {
     let stale = testpay::sign_webhook_at(body.as_bytes(), now - 360);
     let error = guest_error(call(&plugin, webhook(&stale, body)).await);
     assert_eq!(error, GuestError::BadSignature);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn webhooks_need_the_clock_grant() {
+    let provider = TestPay::start().await.expect("double");
+    let body = r#"{"id":"evt_1","type":"captured","reference":"pay_1","amount_minor":100,"currency":"ZAR"}"#;
+    let signature = provider.sign_webhook(body.as_bytes());
+    let plugin = Setup {
+        clock: false,
+        ..Setup::against(&provider)
+    }
+    .install()
+    .await;
+    // The plugin asks the time to check the signature's age: not granted,
+    // the call stops, typed, never a silent success.
+    match call(&plugin, webhook(&signature, body)).await {
+        Err(PluginError::CapabilityDenied { what, .. }) => assert!(what.contains("clock"), "{what}"),
+        other => panic!("expected a capability denied, got {other:?}"),
+    }
+    // Granted, the same webhook verifies.
+    let plugin = Setup::against(&provider).install().await;
+    assert!(matches!(
+        call(&plugin, webhook(&signature, body)).await,
+        Ok(PaymentAnswer::Event(_))
+    ));
 }

@@ -5,7 +5,9 @@
 //! - `vitrine plugin build`: the Wasm component, checked against its
 //!   manifest's world and a size limit;
 //! - `vitrine plugin run <wasm> --world <w> --input <fixture.json>`: one call
-//!   in the real host, with the answer as JSON, the fuel used and the time.
+//!   in the real host, with the answer as JSON, the fuel used and the time;
+//! - `vitrine config check [config]`: the operator's config, checked as the
+//!   edge checks it, and every plugin it installs compiled and linked.
 //!
 //! Exit codes: 0 success, 1 the plugin failed (its typed error is printed),
 //! 2 bad usage or input (a malformed fixture, a component that does not
@@ -18,12 +20,13 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand, ValueEnum};
+use vitrine_edge_config::EdgeConfig;
 use vitrine_runtime::plugins::fixture;
-use vitrine_runtime::plugins::{Limits, World};
+use vitrine_runtime::plugins::{EngineConfig, Limits, PluginHost, World};
 use vitrine_runtime::testing::{self, TestPlugin};
 
 #[derive(Parser)]
-#[command(name = "vitrine", about = "Tools for Vitrine plugin authors")]
+#[command(name = "vitrine", about = "Tools for Vitrine plugin authors and operators")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -34,6 +37,20 @@ enum Command {
     /// Write, build and run plugins.
     #[command(subcommand)]
     Plugin(PluginCommand),
+    /// Check the operator's config.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Checks an operator config as the edge would load it: the file, the
+    /// manifests it names, and every component compiled and linked.
+    Check {
+        /// The config file.
+        #[arg(default_value = "edge-config/vitrine.toml")]
+        config: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -132,7 +149,10 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
-    let Command::Plugin(command) = cli.command;
+    let command = match cli.command {
+        Command::Plugin(command) => command,
+        Command::Config(ConfigCommand::Check { config }) => return check_config(&config),
+    };
     match command {
         PluginCommand::New { world, name, dir, sdk } => {
             let dir = dir.unwrap_or_else(|| PathBuf::from(&name));
@@ -159,6 +179,42 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             fuel,
         } => run_one(wasm, world.into(), input, config, secrets, fuel),
     }
+}
+
+fn check_config(path: &std::path::Path) -> anyhow::Result<()> {
+    let config = EdgeConfig::load(path)?;
+    // Compiled without the artifact cache: a check writes nothing.
+    let host = PluginHost::new(EngineConfig::from_config(&config.plugin_host), None)?;
+    host.apply_config(&config)?;
+    println!("{}: ok, {} plugin(s)", path.display(), config.plugins.len());
+    println!(
+        "{:<20} {:<16} {:<24} {:>10} {:>7} {:>9}  stacking",
+        "plugin", "world", "grants", "fuel", "memory", "deadline"
+    );
+    let set = host.plugins();
+    for plugin in &config.plugins {
+        let grants: Vec<&str> = plugin.grants.iter().map(|c| c.as_str()).collect();
+        let stacking = match set.get(&plugin.name) {
+            Some(loaded) if loaded.world() == World::Promotion => format!("{:?}", loaded.stacking()).to_lowercase(),
+            _ => "-".into(),
+        };
+        println!(
+            "{:<20} {:<16} {:<24} {:>10} {:>5}Mi {:>7}ms  {stacking}",
+            plugin.name,
+            plugin.world().as_str(),
+            if grants.is_empty() {
+                "-".into()
+            } else {
+                grants.join(",")
+            },
+            plugin.limits.fuel,
+            plugin.limits.memory_bytes >> 20,
+            plugin.limits.deadline.as_millis(),
+        );
+    }
+    let order: Vec<&str> = config.promotions.iter().map(|p| p.plugin.as_str()).collect();
+    println!("promotions apply in this order: {}", order.join(" → "));
+    Ok(())
 }
 
 fn build(path: PathBuf, max_size_kib: u64) -> anyhow::Result<()> {
