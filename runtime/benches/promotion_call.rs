@@ -9,6 +9,10 @@
 //! Besides criterion's estimates, prints median / p99 / p99.9 over 100k timed
 //! calls of each kind (set `PROMOTION_BENCH_SAMPLES` to change the count).
 //! Fresh and reused calls alternate, so both see the same machine load.
+//! The same is printed for an empty cart: the fixed cost of a call (the
+//! host's checks, instantiation, entering the guest), against which the
+//! 10-line figures show what the cart itself costs (lowering it into the
+//! guest, the guest's work, lifting and checking the answer).
 
 #![allow(missing_docs)]
 
@@ -63,6 +67,10 @@ fn bench(c: &mut Criterion) {
         let spec = PluginSpec::from_bytes(*name, World::Promotion, wasm.clone()).with_grants(grants);
         host.install(host.load(spec).expect("load"));
         assert_eq!(host.call_promotion(name, &cart).expect("call").len(), 10, "{name}");
+        assert!(
+            host.call_promotion(name, &common::cart(0)).expect("call").is_empty(),
+            "{name}"
+        );
     }
 
     for (name, ..) in &plugins {
@@ -80,19 +88,21 @@ fn bench(c: &mut Criterion) {
         .and_then(|v| v.parse().ok())
         .unwrap_or(100_000);
     for (name, ..) in &plugins {
-        let mut instance = host.promotion_instance(name).expect("instance");
-        let mut fresh = Vec::with_capacity(n);
-        let mut reused = Vec::with_capacity(n);
-        for _ in 0..n {
-            let t = Instant::now();
-            black_box(host.call_promotion(name, black_box(&cart)).expect("call"));
-            fresh.push(t.elapsed());
-            let t = Instant::now();
-            black_box(instance.call(black_box(&cart)).expect("call"));
-            reused.push(t.elapsed());
+        for (lines, cart) in [(10, &cart), (0, &common::cart(0))] {
+            let mut instance = host.promotion_instance(name).expect("instance");
+            let mut fresh = Vec::with_capacity(n);
+            let mut reused = Vec::with_capacity(n);
+            for _ in 0..n {
+                let t = Instant::now();
+                black_box(host.call_promotion(name, black_box(cart)).expect("call"));
+                fresh.push(t.elapsed());
+                let t = Instant::now();
+                black_box(instance.call(black_box(cart)).expect("call"));
+                reused.push(t.elapsed());
+            }
+            percentiles(&format!("{name}: fresh instance + call ({lines} lines)"), fresh);
+            percentiles(&format!("{name}: reused instance call ({lines} lines)"), reused);
         }
-        percentiles(&format!("{name}: fresh instance + call (10 lines)"), fresh);
-        percentiles(&format!("{name}: reused instance call (10 lines)"), reused);
     }
 }
 

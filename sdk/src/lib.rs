@@ -52,6 +52,7 @@
 //!   from [`testing::set_config`], so plugin logic is unit-testable without a
 //!   Wasm runtime.
 
+pub mod alloc;
 #[doc(hidden)]
 pub mod bindings;
 pub mod config;
@@ -66,6 +67,18 @@ pub mod promotion;
 pub mod testing;
 
 pub use bindings::shared::vitrine::plugin::types::{Attribute, Money, PluginError};
+
+/// Makes [`alloc::CallArena`] the plugin's global allocator (on wasm32 only;
+/// host builds and tests keep the system allocator). Use it once, at the
+/// crate root.
+#[macro_export]
+macro_rules! use_call_arena {
+    () => {
+        #[cfg(target_arch = "wasm32")]
+        #[global_allocator]
+        static VITRINE_CALL_ARENA: $crate::alloc::CallArena = $crate::alloc::CallArena::new();
+    };
+}
 
 /// Exports `$ty` (a type that implements [`promotion::Promotion`]) as the
 /// plugin's `promotion` world.

@@ -39,6 +39,9 @@ impl Promotion for TenPercent {
 }
 
 vitrine_sdk::export_promotion!(TenPercent);
+// One call per instance: small allocations bump a pointer in one chunk of
+// the initial heap instead of going through dlmalloc. See `vitrine_sdk::alloc`.
+vitrine_sdk::use_call_arena!();
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)] // in tests a panic is the failure report

@@ -120,6 +120,9 @@ impl Promotion for CategorySale {
 }
 
 vitrine_sdk::export_promotion!(CategorySale);
+// One call per instance: small allocations bump a pointer in one chunk of
+// the initial heap instead of going through dlmalloc. See `vitrine_sdk::alloc`.
+vitrine_sdk::use_call_arena!();
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)] // in tests a panic is the failure report

@@ -10,23 +10,9 @@
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-/// When a plugin's breaker opens and for how long.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct BreakerConfig {
-    /// Misbehaving calls in a row that switch the plugin off.
-    pub threshold: u32,
-    /// How long it stays off before one probe call is let through.
-    pub cool_down: Duration,
-}
-
-impl Default for BreakerConfig {
-    fn default() -> Self {
-        Self {
-            threshold: 5,
-            cool_down: Duration::from_secs(30),
-        }
-    }
-}
+/// When a plugin's breaker opens and for how long: the operator config's
+/// own type, so the two cannot drift apart.
+pub use vitrine_edge_config::BreakerConfig;
 
 #[derive(Debug)]
 enum State {

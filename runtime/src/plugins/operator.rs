@@ -7,8 +7,8 @@ use std::sync::Arc;
 use vitrine_edge_config::{Capability, ConfigError, EdgeConfig, PluginConfig, PluginHostConfig};
 
 use super::{
-    ArtifactCache, BreakerConfig, ConfigGrant, EngineConfig, Grants, HttpGrant, Limits, LoadedPlugin, LogGrant,
-    PluginHost, PluginSet, PluginSpec, World,
+    ArtifactCache, ConfigGrant, EngineConfig, Grants, HttpGrant, Limits, LoadedPlugin, LogGrant, PluginHost, PluginSet,
+    PluginSpec, World,
 };
 
 /// What [`PluginHost::apply_config`] did.
@@ -97,10 +97,7 @@ pub fn spec_from_config(plugin: &PluginConfig) -> PluginSpec {
     PluginSpec::from_path(plugin.name.clone(), plugin.world().into(), plugin.component.clone())
         .with_grants(grants)
         .with_limits(limits)
-        .with_breaker(BreakerConfig {
-            threshold: plugin.breaker.threshold,
-            cool_down: plugin.breaker.cool_down,
-        })
+        .with_breaker(plugin.breaker)
 }
 
 impl PluginHost {

@@ -2,16 +2,15 @@
 //!
 //! Written as a plugin that cares about its cost would be: the config is read
 //! once, the reason formatted once, and small allocations bump a pointer
-//! ([`arena`]). The benchmark (`runtime/benches/promotion_call.rs`) times it.
+//! (`vitrine_sdk::alloc::CallArena`), with the bindings generated directly
+//! rather than through the SDK's traits. The benchmark
+//! (`runtime/benches/promotion_call.rs`) times it beside a first-party plugin.
 wit_bindgen::generate!({ world: "promotion", path: "../../../../sdk/wit" });
-
-mod arena;
 
 #[allow(unused_imports)]
 use vitrine::plugin::promotion_types::Level;
 
-#[global_allocator]
-static ALLOCATOR: arena::Arena = arena::Arena::new();
+vitrine_sdk::use_call_arena!();
 
 struct Plugin;
 export!(Plugin);

@@ -54,6 +54,9 @@ impl Payment for {{type}} {
 }
 
 vitrine_sdk::export_payment!({{type}});
+// One call per instance: small allocations bump a pointer in one chunk of
+// the initial heap instead of going through dlmalloc. See `vitrine_sdk::alloc`.
+vitrine_sdk::use_call_arena!();
 
 #[cfg(test)]
 mod tests {

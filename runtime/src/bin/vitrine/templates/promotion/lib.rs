@@ -41,6 +41,9 @@ impl Promotion for {{type}} {
 }
 
 vitrine_sdk::export_promotion!({{type}});
+// One call per instance: small allocations bump a pointer in one chunk of
+// the initial heap instead of going through dlmalloc. See `vitrine_sdk::alloc`.
+vitrine_sdk::use_call_arena!();
 
 #[cfg(test)]
 mod tests {

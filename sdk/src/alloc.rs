@@ -1,21 +1,32 @@
-//! A bump allocator for small, short-lived allocations, on top of the
-//! system allocator (wasi-libc's dlmalloc).
+//! A bump allocator for plugins, which live for one call.
 //!
-//! A promotion call allocates about a hundred small blocks (the host lowers
-//! every string of the cart through `cabi_realloc`, the answer is built, and
-//! all of it is freed by `cabi_post_apply`). Under fuel accounting dlmalloc
-//! costs ~120 instructions per `malloc`/`free`, more than half of a call's
-//! fuel; bumping a pointer costs a handful.
+//! The host gives every call a fresh instance, and a promotion call
+//! allocates about a hundred small blocks: the host lowers every string of
+//! the cart through `cabi_realloc`, the answer is built, and all of it is
+//! freed by the post-return function. Bumping a pointer costs a handful of
+//! instructions where wasi-libc's dlmalloc costs ~120 per `malloc`/`free`;
+//! on the host's benchmark (`runtime/benches/promotion_call.rs`) it takes
+//! about a tenth off a `category-sale` call on a 10-line cart. Declare it
+//! once per plugin crate:
 //!
-//! - Blocks of at most [`SMALL`] bytes come from one [`CHUNK`], itself taken
-//!   from the system allocator on first use (so it lives in the initial heap
-//!   and never grows linear memory, which costs the host two `mprotect`s per
+//! ```ignore
+//! vitrine_sdk::use_call_arena!();
+//! ```
+//!
+//! - Blocks of at most 2 KiB come from one 32 KiB chunk, itself taken from
+//!   the system allocator on first use (so it lives in the initial heap and
+//!   never grows linear memory, which costs the host two `mprotect`s per
 //!   call).
 //! - When every block of the chunk is freed (the end of each call), the
 //!   chunk starts over; freeing the newest block gives its room back at once.
+//!   So an instance reused for several calls reuses the chunk too.
 //! - Anything else, or anything that does not fit (a long-lived allocation
 //!   pins the chunk), goes to the system allocator: the worst case is
 //!   dlmalloc's speed, never unbounded growth.
+//!
+//! A wasm32 guest has one thread; this allocator relies on it and is only
+//! declared for `target_arch = "wasm32"`.
+#![allow(unsafe_code)]
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
@@ -27,16 +38,28 @@ const SMALL: usize = 2 << 10;
 /// The largest alignment served from the chunk (the chunk's own).
 const ALIGN: usize = 16;
 
-pub struct Arena {
+/// The allocator; see the [module docs](self). Declare it with
+/// [`use_call_arena!`](crate::use_call_arena).
+pub struct CallArena {
     base: Cell<usize>,
     next: Cell<usize>,
     live: Cell<usize>,
 }
 
-// SAFETY: a wasm32 guest has one thread; nothing here is shared across threads.
-unsafe impl Sync for Arena {}
+// SAFETY: a wasm32 guest without atomics has one thread; nothing here is
+// shared across threads. Elsewhere the arena is not `Sync`, so it cannot be
+// a global allocator there.
+#[cfg(all(target_arch = "wasm32", not(target_feature = "atomics")))]
+unsafe impl Sync for CallArena {}
 
-impl Arena {
+impl Default for CallArena {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl CallArena {
+    /// An arena whose chunk is taken on first use.
     pub const fn new() -> Self {
         Self {
             base: Cell::new(0),
@@ -75,7 +98,10 @@ impl Arena {
     }
 }
 
-unsafe impl GlobalAlloc for Arena {
+// SAFETY: blocks from the chunk are in bounds, aligned to at most `ALIGN`
+// (the chunk's own alignment) and handed out once until freed; everything
+// else is the system allocator's, under its own contract.
+unsafe impl GlobalAlloc for CallArena {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         match self.bump(layout) {
             Some(ptr) => ptr,
