@@ -1,8 +1,8 @@
 //! One promotion call on a 10-line cart: a fresh instance per call (pooling
 //! allocator, `InstancePre`), and a call on a reused instance. Two plugins:
 //! the test guest `good` (10 % off every line, written with its cost in
-//! mind) and the first-party `category-sale` (through the SDK), both built
-//! from source by the bench itself.
+//! mind; also at 0 %, answering nothing) and the first-party `category-sale`
+//! (through the SDK), both built from source by the bench itself.
 //!
 //! `cargo bench -p vitrine-runtime --bench promotion_call`
 //!
@@ -43,6 +43,9 @@ fn percentiles(label: &str, mut samples: Vec<Duration>) {
 fn plugins() -> Vec<(&'static str, Vec<u8>, &'static [(&'static str, &'static str)])> {
     vec![
         ("good", common::guest("good"), &[]),
+        // The same guest at 0 %: it answers nothing, so the 10-line figure
+        // is what taking the cart in costs (lowering it into the guest).
+        ("good-nothing-off", common::guest("good"), &[("percent", "0")]),
         (
             "category-sale",
             common::first_party("category-sale"),
@@ -66,7 +69,8 @@ fn bench(c: &mut Criterion) {
         };
         let spec = PluginSpec::from_bytes(*name, World::Promotion, wasm.clone()).with_grants(grants);
         host.install(host.load(spec).expect("load"));
-        assert_eq!(host.call_promotion(name, &cart).expect("call").len(), 10, "{name}");
+        let answers = if *name == "good-nothing-off" { 0 } else { 10 };
+        assert_eq!(host.call_promotion(name, &cart).expect("call").len(), answers, "{name}");
         assert!(
             host.call_promotion(name, &common::cart(0)).expect("call").is_empty(),
             "{name}"
