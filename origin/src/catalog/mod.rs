@@ -324,13 +324,16 @@ pub async fn category_products(
 ///
 /// Pages are tagged with what they show: a product page with `product:<id>`
 /// and `category:<leaf>`, a listing with `category:<slug>` and every product
-/// on it. So a change to a product's own fields (price, stock, text) purges
-/// `product:<id>` alone, which reaches its page and every listing showing it;
-/// a change to membership (created, deleted, moved) also purges each category
-/// up the path, whose listings may now gain or lose it.
-pub fn product_surrogate_keys(id: Uuid, category_path: &str, membership_changed: bool) -> Vec<String> {
+/// on it. So a change that leaves every listing's order alone (stock, text)
+/// purges `product:<id>` alone, which reaches its page and every listing page
+/// showing it. A change that can move the product between listing pages also
+/// purges each category up the path: a price change reorders the price-sorted
+/// listings (the product can land on a page that did not show it, and so is
+/// not tagged with it), and a membership change (created, deleted, moved)
+/// adds it to or drops it from whole listings.
+pub fn product_surrogate_keys(id: Uuid, category_path: &str, listings_change: bool) -> Vec<String> {
     let mut keys = vec![format!("product:{id}")];
-    if membership_changed {
+    if listings_change {
         keys.extend(
             split_path(category_path)
                 .into_iter()
@@ -440,7 +443,9 @@ pub async fn edit_product(
         crate::write_outbox!(&mut *tx, &OutboxEvent {
             topic,
             entity: format!("product:{id}"),
-            surrogate_keys: product_surrogate_keys(id, &path, false),
+            // A new price reorders the price-sorted listings of every category
+            // up the path; a new stock count only changes pages that show it.
+            surrogate_keys: product_surrogate_keys(id, &path, matches!(edit, ProductEdit::Price(_))),
             payload: serde_json::json!({ "product_id": id, "value": value, "version": version, "cause": "admin" }),
         })?;
         tx.commit().await?;
