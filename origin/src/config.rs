@@ -93,6 +93,21 @@ pub struct Config {
     /// `stale-if-error` of catalog responses, in seconds.
     #[arg(long, env = "VITRINE_CATALOG_SIE", default_value_t = 86_400)]
     pub catalog_stale_if_error: u64,
+
+    /// How often the change-feed relay numbers new outbox rows (and publishes
+    /// them to the Redis stream), in milliseconds. It also runs right after
+    /// every write this process answers.
+    #[arg(long, env = "VITRINE_FEED_RELAY_INTERVAL_MS", default_value_t = 50)]
+    pub feed_relay_interval_ms: u64,
+
+    /// How long numbered changes stay in the database's change feed, in
+    /// seconds; an edge further behind than this starts over with an empty cache.
+    #[arg(long, env = "VITRINE_FEED_RETENTION_SECS", default_value_t = 7 * 24 * 3600)]
+    pub feed_retention_secs: u64,
+
+    /// Approximate length the Redis change stream is trimmed to (`MAXLEN ~`).
+    #[arg(long, env = "VITRINE_FEED_STREAM_MAXLEN", default_value_t = 100_000)]
+    pub feed_stream_maxlen: u64,
 }
 
 impl Config {
@@ -120,6 +135,9 @@ impl Config {
             catalog_s_maxage: 300,
             catalog_stale_while_revalidate: 60,
             catalog_stale_if_error: 86_400,
+            feed_relay_interval_ms: 50,
+            feed_retention_secs: 7 * 24 * 3600,
+            feed_stream_maxlen: 100_000,
         }
     }
 
@@ -143,6 +161,11 @@ impl Config {
             self.body_limit_bytes >= 1024,
             "body limit below 1024 bytes would refuse ordinary requests"
         );
+        anyhow::ensure!(
+            (1..=60_000).contains(&self.feed_relay_interval_ms),
+            "feed relay interval must be between 1 and 60000 ms"
+        );
+        anyhow::ensure!(self.feed_stream_maxlen >= 1, "feed stream maxlen must be at least 1");
         if let Some(secret) = &self.edge_secret {
             anyhow::ensure!(secret.len() >= 32, "edge secret must be at least 32 bytes");
         }

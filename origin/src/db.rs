@@ -183,6 +183,11 @@ const POSTGRES_MIGRATIONS: MigrationSource = &[
         "listing indexes",
         include_str!("../migrations/postgres/0002_listing_indexes.sql"),
     ),
+    (
+        3,
+        "change feed",
+        include_str!("../migrations/postgres/0003_change_feed.sql"),
+    ),
 ];
 
 const SQLITE_MIGRATIONS: MigrationSource = &[
@@ -195,6 +200,11 @@ const SQLITE_MIGRATIONS: MigrationSource = &[
         2,
         "listing indexes",
         include_str!("../migrations/sqlite/0002_listing_indexes.sql"),
+    ),
+    (
+        3,
+        "change feed",
+        include_str!("../migrations/sqlite/0003_change_feed.sql"),
     ),
 ];
 

@@ -10,6 +10,8 @@
 //!   reserves stock (never below zero), and writes the outbox.
 //! - [`auth`]: argon2id passwords, JWT access tokens, rotating refresh tokens,
 //!   roles; [`admin`]: the role-checked admin API.
+//! - [`change_feed`]: the outbox numbered without holes (`feed_seq`), as a
+//!   long poll for edges and a Redis stream, so edges purge what changed.
 //! - [`http`]: routing, the OpenAPI document, idempotency keys, metrics.
 //! - [`db`]: Postgres or SQLite behind one code path; [`seed`]: the demo catalog.
 //!
@@ -27,6 +29,7 @@ pub mod admin;
 pub mod auth;
 pub mod carts;
 pub mod catalog;
+pub mod change_feed;
 pub mod config;
 pub mod db;
 pub mod error;

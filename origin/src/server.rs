@@ -1,5 +1,5 @@
-//! Running the origin: logging, the listener, background sweeps and graceful
-//! shutdown.
+//! Running the origin: logging, the listener, background sweeps, the change
+//! feed's relay and publisher, and graceful shutdown.
 
 use std::future::Future;
 use std::time::Duration;
@@ -35,9 +35,26 @@ pub async fn serve(
     let addr = listener.local_addr()?;
     tracing::info!(%addr, database = ?state.db.engine(), carts = state.carts.backend_name(), "origin listening");
     let sweeper = tokio::spawn(sweep_forever(state.clone()));
+    let relay = tokio::spawn(crate::change_feed::relay::run(state.clone()));
+    let publisher = state
+        .feed
+        .stream
+        .clone()
+        .map(|publisher| tokio::spawn(crate::change_feed::stream::run(state.clone(), publisher)));
     let app = crate::http::router(state.clone());
+    // Long polls on the change feed answer as soon as the drain begins, so
+    // they do not hold it up for their whole wait.
+    let feed = state.feed.clone();
+    let shutdown = async move {
+        shutdown.await;
+        feed.close();
+    };
     axum::serve(listener, app).with_graceful_shutdown(shutdown).await?;
     sweeper.abort();
+    relay.abort();
+    if let Some(publisher) = publisher {
+        publisher.abort();
+    }
     state.db.close().await;
     tracing::info!("origin stopped");
     Ok(())

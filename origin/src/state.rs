@@ -7,6 +7,8 @@ use rand::RngCore as _;
 
 use crate::auth::TokenKeys;
 use crate::carts::Carts;
+use crate::change_feed::ChangeFeed;
+use crate::change_feed::stream::StreamPublisher;
 use crate::config::Config;
 use crate::db::Db;
 
@@ -21,6 +23,8 @@ pub struct AppState {
     pub tokens: Arc<TokenKeys>,
     /// The settings this process runs with.
     pub config: Arc<Config>,
+    /// The change feed's signals and its Redis stream publisher.
+    pub feed: ChangeFeed,
 }
 
 impl AppState {
@@ -39,6 +43,10 @@ impl AppState {
             db.migrate().await?;
         }
         let carts = Carts::connect(&config, db.clone()).await?;
+        let stream = match &config.redis_url {
+            Some(url) => Some(StreamPublisher::connect(url, &config.redis_prefix, config.feed_stream_maxlen).await?),
+            None => None,
+        };
         let secret = match &config.jwt_secret {
             Some(secret) => secret.as_bytes().to_vec(),
             None => load_or_create_secret(&config)?,
@@ -48,6 +56,7 @@ impl AppState {
             carts,
             tokens: Arc::new(TokenKeys::from_secret(&secret)),
             config: Arc::new(config),
+            feed: ChangeFeed::new(stream),
         })
     }
 }

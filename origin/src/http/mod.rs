@@ -1,7 +1,7 @@
 //! The HTTP surface: routes of every module, the OpenAPI document generated
 //! from them, operations endpoints, and the layers every request passes:
 //! panic catcher → request id → trace → timeout → metrics → header limit →
-//! body limit → edge signature → idempotency → handler.
+//! body limit → edge signature → idempotency → relay wake-up → handler.
 
 pub mod cache;
 pub mod idempotency;
@@ -44,6 +44,7 @@ use crate::state::AppState;
         (name = "orders", description = "Orders made from carts"),
         (name = "auth", description = "Registration, login, token refresh"),
         (name = "admin", description = "Store managers and super admins"),
+        (name = "internal", description = "For edges only: signed with `X-Vitrine-Edge-Signature`"),
     )
 )]
 struct ApiDoc;
@@ -73,6 +74,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(crate::orders::http::routes())
         .merge(crate::auth::http::routes())
         .merge(crate::admin::routes())
+        .merge(crate::change_feed::http::routes())
         .split_for_parts()
 }
 
@@ -98,6 +100,10 @@ pub fn router(state: AppState) -> Router {
     .route("/metrics", get(ops::metrics))
     .fallback(not_found)
     .method_not_allowed_fallback(method_not_allowed)
+    .layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        crate::change_feed::http::wake_relay_after_writes,
+    ))
     .layer(axum::middleware::from_fn_with_state(state.clone(), idempotency::layer))
     .layer(axum::middleware::from_fn_with_state(state.clone(), signature::layer))
     .layer(DefaultBodyLimit::max(state.config.body_limit_bytes))
