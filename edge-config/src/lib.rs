@@ -31,6 +31,7 @@
 //! ```
 
 mod document;
+mod edge;
 mod env;
 mod error;
 pub mod manifest;
@@ -42,6 +43,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 pub use document::{Env, process_env};
+pub use edge::{ChangeFeed, EdgeServerConfig, RateLimit, RouteConfig, RouteMode};
 pub use error::{ConfigError, Location};
 pub use manifest::{Capability, Limits, Manifest, World};
 pub use plugins::{
@@ -56,6 +58,11 @@ pub const CONFIG_VERSION: u32 = 1;
 pub struct EdgeConfig {
     /// The file it was read from.
     pub path: PathBuf,
+    /// The edge server (`[edge]`).
+    pub edge: EdgeServerConfig,
+    /// The routes, in match order; a catch-all `/*` (cached by the HTTP
+    /// rules) ends the list when the config has none.
+    pub routes: Vec<RouteConfig>,
     /// The plugin host's engine.
     pub plugin_host: PluginHostConfig,
     /// The installed plugins, by name.
@@ -79,6 +86,10 @@ impl std::fmt::Debug for Text {
 #[serde(deny_unknown_fields)]
 struct RawConfig {
     version: u32,
+    #[serde(default)]
+    edge: edge::RawEdge,
+    #[serde(default)]
+    routes: Vec<edge::RawRoute>,
     #[serde(default)]
     plugin_host: plugins::RawHost,
     #[serde(default)]
@@ -134,13 +145,25 @@ impl EdgeConfig {
             .map(|(name, plugin)| plugins::resolve_plugin(&name, plugin, dir, &plugin_host, &source))
             .collect::<Result<Vec<_>, _>>()?;
         let promotions = plugins::resolve_promotions(raw.promotions, &plugins, &source)?;
+        let edge = edge::resolve_edge(raw.edge, &source)?;
+        let routes = edge::resolve_routes(raw.routes, &plugins, &source)?;
         Ok(Self {
             path: path.to_owned(),
+            edge,
+            routes,
             plugin_host,
             plugins,
             promotions,
             text: Text(text.to_owned()),
         })
+    }
+
+    /// The route for `path`: the first that matches.
+    pub fn route(&self, path: &str) -> &RouteConfig {
+        self.routes
+            .iter()
+            .find(|r| r.matches(path))
+            .unwrap_or_else(|| self.routes.last().expect("resolve_routes always ends with a catch-all"))
     }
 
     /// The plugin named `name`.

@@ -46,6 +46,10 @@ impl Default for PluginHostConfig {
 pub struct Secret(String);
 
 impl Secret {
+    pub(crate) fn new(value: String) -> Self {
+        Self(value)
+    }
+
     /// The value, for handing to the plugin that was granted it.
     pub fn expose(&self) -> &str {
         &self.0

@@ -1,7 +1,24 @@
-//! The edge server's parts. **Under construction (issue 4)**: today the
-//! HTTP caching rules ([`policy`]), the cache's storage ([`store`]) and
-//! request coalescing ([`coalesce`]) exist; the server, the origin client and the change-feed follower do not yet.
+//! The edge: what shoppers talk to.
+//!
+//! - [`policy`]: what RFC 9111 lets a shared cache do with a response;
+//! - [`store`]: the page store, bounded by bytes, purged by surrogate key;
+//! - [`coalesce`]: one origin request per key in flight;
+//! - [`origin`]: the pooled, signed, deadline-bound client to the origin;
+//! - [`proxy`]: the request path, phase by phase (route, lookup, origin,
+//!   respond) and write forwarding;
+//! - [`limit`]: per-client token buckets;
+//! - [`feed`]: following the origin's change feed and purging what changed;
+//! - [`server`]: the HTTP server (slow-client and header-size limits,
+//!   graceful drain) and the operations endpoints.
+//!
+//! Not yet: personalization plugins on cached pages (routes refuse a
+//! `personalize` list until it is).
 
 pub mod coalesce;
+pub mod feed;
+pub mod limit;
+pub mod origin;
 pub mod policy;
+pub mod proxy;
+pub mod server;
 pub mod store;

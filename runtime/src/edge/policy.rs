@@ -23,7 +23,10 @@
 //!   request's round trip, plus the time resident in the cache.
 //! - **Serving stale**: never with `no-cache` (stored, but validated before
 //!   every use, §5.2.2.4), `must-revalidate`, `proxy-revalidate` or
-//!   `s-maxage` (§5.2.2.2, §5.2.2.8, §5.2.2.10); otherwise within
+//!   `s-maxage` (§5.2.2.2, §5.2.2.8, §5.2.2.10) — except that `s-maxage`
+//!   beside an explicit `stale-while-revalidate` or `stale-if-error` keeps
+//!   those windows (the origin's own `s-maxage=300, stale-while-revalidate=60,
+//!   stale-if-error=86400` means what it says); otherwise within
 //!   `stale-while-revalidate` (serve and refresh in the background) and
 //!   `stale-if-error` (serve when the origin fails) of RFC 5861.
 //! - **Request directives** (§5.2.1) — `no-cache`, `max-age`, `min-fresh`,
@@ -221,7 +224,8 @@ pub struct Stored {
     pub response_time: SystemTime,
     /// Never served without validation (`no-cache`).
     pub always_validate: bool,
-    /// Never served stale (`must-revalidate`, `proxy-revalidate`, `s-maxage`).
+    /// Never served stale (`must-revalidate`, `proxy-revalidate`, `s-maxage`
+    /// without explicit stale windows).
     pub never_stale: bool,
     /// How long past its lifetime it may be served while refreshed in the background.
     pub stale_while_revalidate: Duration,
@@ -389,7 +393,13 @@ pub fn evaluate(
         initial_age,
         response_time,
         always_validate: res.no_cache,
-        never_stale: res.must_revalidate || res.proxy_revalidate || res.s_maxage.is_some() || res.invalid,
+        // s-maxage implies proxy-revalidate (§5.2.2.10), unless the origin
+        // grants stale windows explicitly (RFC 5861) beside it: the more
+        // specific permission wins, as in Fastly and Varnish.
+        never_stale: res.must_revalidate
+            || res.proxy_revalidate
+            || res.invalid
+            || (res.s_maxage.is_some() && res.stale_while_revalidate.is_none() && res.stale_if_error.is_none()),
         stale_while_revalidate: Duration::from_secs(res.stale_while_revalidate.unwrap_or(0)),
         stale_if_error: Duration::from_secs(res.stale_if_error.unwrap_or(0)),
         vary,
@@ -665,6 +675,14 @@ mod tests {
             );
             assert_eq!(s.retention(at(T0)), Duration::from_secs(10));
         }
+        // The origin's catalog pages: s-maxage with explicit stale windows.
+        let origin = get(&[(
+            "cache-control",
+            "public, max-age=0, s-maxage=10, stale-while-revalidate=20, stale-if-error=100",
+        )])
+        .unwrap();
+        assert_eq!(origin.usable(at(T0 + 15), rules), Use::StaleWhileRevalidate);
+        assert_eq!(origin.usable(at(T0 + 50), rules), Use::Validate { on_error: true });
         let no_cache = get(&[("cache-control", "max-age=60, no-cache, stale-if-error=60")]).unwrap();
         assert_eq!(no_cache.usable(at(T0), rules), Use::Validate { on_error: true });
     }

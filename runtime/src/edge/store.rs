@@ -152,7 +152,27 @@ pub struct PageStore {
     index: Arc<SurrogateIndex>,
     generation: AtomicU64,
     max_entry_bytes: u64,
+    purges: Mutex<PurgeLog>,
 }
+
+/// The latest purges, so that a response fetched while one happened is not
+/// stored (it may predate the change that caused the purge).
+#[derive(Default)]
+struct PurgeLog {
+    /// How many purges there have been.
+    count: u64,
+    /// The latest ones, oldest first, with their number.
+    recent: std::collections::VecDeque<(u64, Purged)>,
+}
+
+enum Purged {
+    Key(String),
+    Url(String),
+    All,
+}
+
+/// How many purges [`PurgeLog`] remembers; older fetches count as purged.
+const PURGE_LOG: usize = 4096;
 
 impl std::fmt::Debug for PageStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -187,7 +207,46 @@ impl PageStore {
             index,
             generation: AtomicU64::new(0),
             max_entry_bytes: capacity_bytes / 8,
+            purges: Mutex::new(PurgeLog::default()),
         }
+    }
+
+    fn log_purge(&self, purged: Purged) {
+        let mut log = self.purges.lock().unwrap_or_else(PoisonError::into_inner);
+        log.count += 1;
+        let count = log.count;
+        if log.recent.len() == PURGE_LOG {
+            log.recent.pop_front();
+        }
+        log.recent.push_back((count, purged));
+    }
+
+    /// A mark to take before fetching a page from the origin; see
+    /// [`purged_since`](Self::purged_since).
+    pub fn purge_mark(&self) -> u64 {
+        self.purges.lock().unwrap_or_else(PoisonError::into_inner).count
+    }
+
+    /// Whether, since `mark`, a purge named `url` or one of `keys`, or
+    /// purged everything. A response fetched across such a purge may be
+    /// older than the change behind it, so it must not be stored.
+    pub fn purged_since(&self, mark: u64, url: &str, keys: &[String]) -> bool {
+        let log = self.purges.lock().unwrap_or_else(PoisonError::into_inner);
+        if log.count == mark {
+            return false;
+        }
+        if log.recent.front().is_none_or(|(first, _)| *first > mark + 1) {
+            // The log no longer reaches back to the mark.
+            return true;
+        }
+        log.recent
+            .iter()
+            .filter(|(n, _)| *n > mark)
+            .any(|(_, purged)| match purged {
+                Purged::All => true,
+                Purged::Url(u) => u == url,
+                Purged::Key(k) => keys.iter().any(|key| key == k),
+            })
     }
 
     /// The current generation (see [`invalidate_all`](Self::invalidate_all)).
@@ -209,7 +268,11 @@ impl PageStore {
     /// same values of the same varied headers), keeping the others. Returns
     /// `false` when it is too large to store.
     pub fn insert(&self, url: &str, response: CachedResponse) -> bool {
-        let response = Arc::new(response);
+        self.insert_shared(url, Arc::new(response))
+    }
+
+    /// [`insert`](Self::insert) for an entry the caller keeps too.
+    pub fn insert_shared(&self, url: &str, response: Arc<CachedResponse>) -> bool {
         if response.weight() > self.max_entry_bytes {
             return false;
         }
@@ -242,6 +305,11 @@ impl PageStore {
 
     /// Removes everything stored for `url`; returns whether anything was.
     pub fn purge_url(&self, url: &str) -> bool {
+        self.log_purge(Purged::Url(url.to_owned()));
+        self.remove_url(url)
+    }
+
+    fn remove_url(&self, url: &str) -> bool {
         match self.entries.remove(url) {
             Some((url, variants)) => {
                 self.index.remove(&url, variants.surrogate_keys());
@@ -253,16 +321,18 @@ impl PageStore {
 
     /// Removes every entry carrying surrogate key `key`; returns how many URLs.
     pub fn purge_key(&self, key: &str) -> usize {
+        self.log_purge(Purged::Key(key.to_owned()));
         self.index
             .take(key)
             .into_iter()
-            .filter(|url| self.purge_url(url))
+            .filter(|url| self.remove_url(url))
             .count()
     }
 
     /// Marks everything stored so far as stale (a soft purge): entries are
     /// revalidated before their next use instead of being dropped.
     pub fn invalidate_all(&self) {
+        self.log_purge(Purged::All);
         self.generation.fetch_add(1, Ordering::AcqRel);
     }
 
@@ -341,6 +411,36 @@ pub fn cache_key(path_and_query: &str, ignored: &IgnoredParams) -> String {
     key.push('?');
     key.push_str(&params.join("&"));
     key
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // in tests a panic is the failure report
+mod purge_log_tests {
+    use super::*;
+
+    #[test]
+    fn a_fetch_across_a_purge_of_its_keys_is_not_stored() {
+        let store = PageStore::new(1 << 20);
+        let keys = vec!["product:1".to_owned(), "category:drills".to_owned()];
+        let mark = store.purge_mark();
+        assert!(!store.purged_since(mark, "/p/1", &keys));
+        store.purge_key("product:2");
+        assert!(!store.purged_since(mark, "/p/1", &keys), "another product's purge");
+        store.purge_key("category:drills");
+        assert!(store.purged_since(mark, "/p/1", &keys));
+        let mark = store.purge_mark();
+        store.purge_url("/p/1");
+        assert!(store.purged_since(mark, "/p/1", &keys));
+        let mark = store.purge_mark();
+        store.invalidate_all();
+        assert!(store.purged_since(mark, "/anything", &[]));
+        // A mark older than the log reaches counts as purged.
+        let mark = store.purge_mark();
+        for i in 0..=PURGE_LOG {
+            store.purge_key(&format!("k{i}"));
+        }
+        assert!(store.purged_since(mark, "/p/1", &keys));
+    }
 }
 
 #[cfg(test)]
