@@ -75,7 +75,7 @@ impl Origin {
         Self { addr, script, task }
     }
 
-    /// Answers `path` (with its query, as sent) with `answer`.
+    /// Answers `path` (with its query, as sent; `/p?*` for any query) with `answer`.
     pub fn on(
         &self,
         path: &str,
@@ -150,7 +150,14 @@ async fn answer(State(script): State<Arc<Script>>, request: Request) -> Response
     if let Some(delay) = delay {
         tokio::time::sleep(delay).await;
     }
-    let answer = script.answers.lock().expect("lock").get(&target).cloned();
+    let answer = {
+        let answers = script.answers.lock().expect("lock");
+        let path = target.split('?').next().unwrap_or("/");
+        answers
+            .get(&target)
+            .or_else(|| answers.get(&format!("{path}?*")))
+            .cloned()
+    };
     let Some(answer) = answer else {
         let mut r = Response::new(Body::from("no script for this path"));
         *r.status_mut() = StatusCode::NOT_FOUND;
