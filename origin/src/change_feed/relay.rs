@@ -167,30 +167,32 @@ mod tests {
     use crate::outbox::OutboxEvent;
 
     async fn sqlite() -> (tempfile::TempDir, Db) {
-        let dir = tempfile::tempdir().unwrap();
-        let db = Db::connect(&Db::embedded_url(dir.path()), 4).await.unwrap();
-        db.migrate().await.unwrap();
+        let dir = tempfile::tempdir().expect("temp dir");
+        let db = Db::connect(&Db::embedded_url(dir.path()), 4)
+            .await
+            .expect("open sqlite");
+        db.migrate().await.expect("migrate");
         (dir, db)
     }
 
     async fn write(db: &Db, entity: &str, at: chrono::DateTime<chrono::Utc>) {
         with_db!(db, pool => {
-            let mut tx = pool.begin_write().await.unwrap();
+            let mut tx = pool.begin_write().await.expect("begin");
             crate::write_outbox!(&mut *tx, &OutboxEvent {
                 topic: "test.changed",
                 entity: entity.to_owned(),
                 surrogate_keys: vec![entity.to_owned()],
                 payload: serde_json::json!({}),
-            }).unwrap();
+            }).expect("write outbox");
             sqlx::query("UPDATE outbox SET created_at = $1 WHERE entity = $2")
-                .bind(at).bind(entity).execute(&mut *tx).await.unwrap();
-            tx.commit().await.unwrap();
+                .bind(at).bind(entity).execute(&mut *tx).await.expect("backdate");
+            tx.commit().await.expect("commit");
         });
     }
 
     async fn seqs(db: &Db) -> Vec<(String, Option<i64>)> {
         with_db!(db, pool => sqlx::query_as("SELECT entity, feed_seq FROM outbox ORDER BY seq")
-            .fetch_all(pool).await.unwrap())
+            .fetch_all(pool).await.expect("read outbox"))
     }
 
     #[tokio::test]
@@ -199,10 +201,14 @@ mod tests {
         let old = chrono::Utc::now() - chrono::Duration::days(30);
         write(&db, "a", old).await;
         write(&db, "b", old).await;
-        assert_eq!(sequence_all(&db).await.unwrap(), 2);
+        assert_eq!(sequence_all(&db).await.expect("sequence"), 2);
         write(&db, "c", chrono::Utc::now()).await;
-        assert_eq!(sequence_all(&db).await.unwrap(), 1);
-        assert_eq!(sequence_all(&db).await.unwrap(), 0, "nothing is numbered twice");
+        assert_eq!(sequence_all(&db).await.expect("sequence"), 1);
+        assert_eq!(
+            sequence_all(&db).await.expect("sequence"),
+            0,
+            "nothing is numbered twice"
+        );
         assert_eq!(
             seqs(&db).await,
             vec![("a".into(), Some(1)), ("b".into(), Some(2)), ("c".into(), Some(3))]
@@ -211,12 +217,12 @@ mod tests {
         // Everything is old: the newest numbered row survives, so numbering
         // goes on from 3 rather than starting over at 1.
         sqlx_update_all_created_at(&db, old).await;
-        assert_eq!(trim(&db, chrono::Utc::now()).await.unwrap(), 2);
-        assert_eq!(bounds(&db).await.unwrap(), Some((3, 3)));
+        assert_eq!(trim(&db, chrono::Utc::now()).await.expect("trim"), 2);
+        assert_eq!(bounds(&db).await.expect("bounds"), Some((3, 3)));
         write(&db, "d", chrono::Utc::now()).await;
-        sequence_all(&db).await.unwrap();
-        assert_eq!(bounds(&db).await.unwrap(), Some((3, 4)));
-        let page = page_after(&db, 0, 10).await.unwrap();
+        sequence_all(&db).await.expect("sequence");
+        assert_eq!(bounds(&db).await.expect("bounds"), Some((3, 4)));
+        let page = page_after(&db, 0, 10).await.expect("page");
         assert_eq!(page.first_seq, Some(3), "an edge at 0 can see that 1 and 2 are gone");
         assert_eq!(page.changes.iter().map(|c| c.seq).collect::<Vec<_>>(), vec![3, 4]);
     }
@@ -231,12 +237,12 @@ mod tests {
         write(&db, "new1", now).await;
         write(&db, "old2", old).await;
         write(&db, "new3", now).await;
-        sequence_all(&db).await.unwrap();
-        assert_eq!(trim(&db, now - chrono::Duration::days(7)).await.unwrap(), 2);
-        assert_eq!(bounds(&db).await.unwrap(), Some((3, 3)));
+        sequence_all(&db).await.expect("sequence");
+        assert_eq!(trim(&db, now - chrono::Duration::days(7)).await.expect("trim"), 2);
+        assert_eq!(bounds(&db).await.expect("bounds"), Some((3, 3)));
     }
 
     async fn sqlx_update_all_created_at(db: &Db, at: chrono::DateTime<chrono::Utc>) {
-        with_db!(db, pool => sqlx::query("UPDATE outbox SET created_at = $1").bind(at).execute(pool).await.map(drop).unwrap());
+        with_db!(db, pool => sqlx::query("UPDATE outbox SET created_at = $1").bind(at).execute(pool).await.map(drop).expect("update"));
     }
 }
