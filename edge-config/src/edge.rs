@@ -60,10 +60,13 @@ pub enum ChangeFeed {
         /// How long one poll waits for a change at the origin.
         wait: Duration,
     },
-    /// A Redis Stream (`vitrine:changes`).
+    /// A Redis Stream.
     Redis {
         /// The Redis URL.
         url: Secret,
+        /// The stream's key: the origin's Redis prefix + `changes`
+        /// (`vitrine:changes` by default).
+        stream: String,
     },
 }
 
@@ -134,7 +137,7 @@ struct RawRateLimit {
 enum RawFeed {
     Off,
     Poll { wait_ms: Option<u64> },
-    Redis { url: String },
+    Redis { url: String, stream: Option<String> },
 }
 
 #[derive(Deserialize)]
@@ -242,11 +245,14 @@ pub(crate) fn resolve_edge(raw: RawEdge, at: &dyn At) -> Result<EdgeServerConfig
             }
             ChangeFeed::Poll { wait }
         }
-        Some(RawFeed::Redis { url }) => {
+        Some(RawFeed::Redis { url, stream }) => {
             if !url.starts_with("redis://") && !url.starts_with("rediss://") {
                 return Err(at.at("edge.change_feed.url", "is not a redis:// or rediss:// URL".into()));
             }
-            ChangeFeed::Redis { url: Secret::new(url) }
+            ChangeFeed::Redis {
+                url: Secret::new(url),
+                stream: stream.unwrap_or_else(|| "vitrine:changes".into()),
+            }
         }
     };
     Ok(EdgeServerConfig {

@@ -45,6 +45,21 @@ fn the_sample_config_installs_the_first_party_plugins() {
             ("welcome-coupon", Stacking::Exclusive),
         ]
     );
+    // Carts, orders and auth pass; search is cached but rate-limited;
+    // everything else is cached by the HTTP rules.
+    use vitrine_edge_config::RouteMode;
+    for (path, mode, limited) in [
+        ("/api/v1/carts/abc/lines", RouteMode::Pass, true),
+        ("/api/v1/orders", RouteMode::Pass, true),
+        ("/api/v1/auth/login", RouteMode::Pass, true),
+        ("/api/v1/search?q=drill", RouteMode::Cache, true),
+        ("/api/v1/products/abc", RouteMode::Cache, false),
+    ] {
+        let route = config.route(path.split('?').next().expect("path"));
+        assert_eq!((route.mode, route.rate_limited), (mode, limited), "{path}");
+    }
+    assert_eq!(config.edge.listen.to_string(), "127.0.0.1:8080");
+    assert_eq!(config.edge.origin, "http://127.0.0.1:8081");
     let testpay = config.plugin("testpay").expect("testpay");
     assert_eq!(testpay.world(), World::Payment);
     assert!(testpay.grants.contains(&Capability::Http));

@@ -98,6 +98,7 @@ async fn listings_cover_the_subtree_sort_and_page(o: &Origin) {
     assert_eq!(all.body["products"][0]["in_stock"], false);
     let keys = all.header("surrogate-key");
     assert!(keys.contains("category:paint"), "{keys}");
+    assert!(keys.contains("listing:paint"), "{keys}");
     for id in [a, b, c] {
         assert!(keys.contains(&format!("product:{id}")), "{keys} lacks {id}");
     }

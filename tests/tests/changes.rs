@@ -112,7 +112,7 @@ async fn price_and_stock_changes_are_numbered_from_one(o: &Origin) {
             "entity": format!("product:{drill}"),
             // The product's pages, and every listing up the path: a new price
             // reorders the price-sorted pages, including ones that did not show it.
-            "surrogate_keys": [format!("product:{drill}"), "category:tools", "category:power-tools", "category:drills"],
+            "surrogate_keys": [format!("product:{drill}"), "listing:tools", "listing:power-tools", "listing:drills"],
         }]),
         "{:?}",
         first.body

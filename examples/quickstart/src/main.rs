@@ -4,25 +4,56 @@
 //! cargo run --release -p vitrine-quickstart
 //! ```
 //!
-//! Starts the storefront on the embedded default, with nothing to install:
-//! the origin's state lives in `./vitrine-data` (a SQLite file), the demo DIY
-//! catalog of 50,000 products is generated on the first run, and the origin
-//! serves on 127.0.0.1:8081. Set `VITRINE_DATA_DIR`, `DATABASE_URL` or
-//! `REDIS_URL` to move it elsewhere. Ctrl-C stops it gracefully.
+//! Starts the whole storefront on the embedded default, with nothing to
+//! install but Rust: builds the first-party plugins (`plugins/build.sh`,
+//! which adds the `wasm32-wasip2` target when missing), keeps the origin's
+//! state in `./vitrine-data` (a SQLite file), generates the demo DIY catalog
+//! of 50,000 products on the first run, serves the origin on
+//! 127.0.0.1:8081, and an edge in front of it on 127.0.0.1:8080 with the
+//! sample config `edge-config/vitrine.toml` (its plugins loaded, following
+//! the origin's change feed). The two share a signing secret made for this
+//! run. Set `VITRINE_DATA_DIR`, `DATABASE_URL` or `REDIS_URL` to move the
+//! origin's state elsewhere. Ctrl-C stops both gracefully.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context as _;
+use rand::RngCore;
+use vitrine_edge_config::EdgeConfig;
 use vitrine_origin::config::Config;
 use vitrine_origin::seed::SeedArgs;
 use vitrine_origin::state::AppState;
 use vitrine_origin::with_db;
+use vitrine_runtime::edge::feed;
+use vitrine_runtime::edge::proxy::Edge;
+use vitrine_runtime::edge::server::{self, Extras};
+use vitrine_runtime::plugins::reload::ConfigWatcher;
+use vitrine_runtime::plugins::{ArtifactCache, EngineConfig, PluginHost};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     vitrine_origin::server::init_tracing(false);
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+
+    println!("building the first-party plugins...");
+    let status = std::process::Command::new("bash")
+        .arg(root.join("plugins/build.sh"))
+        .current_dir(&root)
+        .status()
+        .context("running plugins/build.sh")?;
+    anyhow::ensure!(status.success(), "plugins/build.sh failed ({status})");
+
+    let mut secret = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut secret);
+    let secret = hex::encode(secret);
+
     let data_dir = std::env::var("VITRINE_DATA_DIR").unwrap_or_else(|_| "./vitrine-data".into());
     let mut config = Config::embedded(&data_dir);
     config.database_url = std::env::var("DATABASE_URL").ok();
     config.redis_url = std::env::var("REDIS_URL").ok();
+    config.edge_secret = Some(secret.clone());
     let listen = std::env::var("VITRINE_ORIGIN_LISTEN").unwrap_or_else(|_| "127.0.0.1:8081".into());
 
     let state = AppState::connect(config, true).await?;
@@ -47,16 +78,70 @@ async fn main() -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(&listen)
         .await
         .with_context(|| format!("while binding {listen} (is another origin running?)"))?;
-    let base = format!("http://{}", listener.local_addr()?);
+    let origin_addr = listener.local_addr()?;
+    let origin = tokio::spawn(vitrine_origin::server::serve(
+        state,
+        listener,
+        vitrine_origin::server::shutdown_signal(),
+    ));
+
+    // The edge, on the sample config, pointed at this origin with this
+    // run's secret.
+    let config_path = root.join("edge-config/vitrine.toml");
+    let text = std::fs::read_to_string(&config_path).with_context(|| format!("reading {}", config_path.display()))?;
+    let origin_url = format!("http://{origin_addr}");
+    let env = |name: &str| match name {
+        "VITRINE_EDGE_SECRET" => Some(secret.clone()),
+        "VITRINE_ORIGIN_URL" => Some(origin_url.clone()),
+        _ => std::env::var(name).ok(),
+    };
+    let edge_config = EdgeConfig::parse(&config_path, &text, &env)?;
+    let cache = edge_config.plugin_host.artifact_cache.clone().map(ArtifactCache::new);
+    let host = Arc::new(PluginHost::new(
+        EngineConfig::from_config(&edge_config.plugin_host),
+        cache,
+    )?);
+    tokio::task::block_in_place(|| host.apply_config(&edge_config))?;
+    // Plugin changes in the file are picked up while serving; the watcher
+    // reads the file with the process's environment.
+    let _watcher = match ConfigWatcher::start(Arc::clone(&host), &config_path, edge_config.plugin_host.reload_interval)
+    {
+        Ok(watcher) => Some(watcher),
+        Err(e) => {
+            eprintln!("plugin config not watched: {e}");
+            None
+        }
+    };
+    let edge_listen = edge_config.edge.listen;
+    let client_timeout = edge_config.edge.client_timeout;
+    let feed_config = edge_config.edge.change_feed.clone();
+    let edge = Arc::new(Edge::new(Arc::new(edge_config)));
+    let feed = feed::spawn(&edge, &feed_config);
+    let edge_listener = server::bind(edge_listen)
+        .await
+        .with_context(|| format!("while binding {edge_listen} (is another edge running?)"))?;
+    let base = format!("http://{}", edge_listener.local_addr()?);
+    let router = server::router(edge, Extras { metrics: None, feed });
+
     println!();
-    println!("Vitrine origin on the embedded default, data in {data_dir}");
+    println!("Vitrine on the embedded default, data in {data_dir}");
+    println!("  origin      http://{origin_addr}   (API docs http://{origin_addr}/openapi.json)");
+    println!("  edge        {base}   ({} plugins loaded)", host.plugins().len());
     println!("  catalog     {base}/api/v1/categories");
     if let Some((id, name)) = sample {
         println!("  a product   {base}/api/v1/products/{id}   ({name})");
     }
     println!("  listing     {base}/api/v1/categories/tools/products?sort=price_asc");
-    println!("  API docs    {base}/openapi.json");
-    println!("  health      {base}/readyz   metrics {base}/metrics");
+    println!("  try         curl -si {base}/api/v1/categories | grep -i -e x-cache -e age");
     println!("Ctrl-C to stop.");
-    vitrine_origin::server::serve(state, listener, vitrine_origin::server::shutdown_signal()).await
+    server::serve(
+        edge_listener,
+        router,
+        client_timeout,
+        Duration::from_secs(10),
+        vitrine_origin::server::shutdown_signal(),
+    )
+    .await?;
+    origin.await.context("the origin task")??;
+    Ok(())
 }

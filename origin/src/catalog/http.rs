@@ -113,7 +113,7 @@ pub const MAX_PER_PAGE: u32 = 100;
     tag = "catalog",
     params(("slug" = String, Path, description = "Category slug"), ListingQuery),
     responses(
-        (status = 200, description = "A page of products; cacheable, tagged with the category and every product shown", body = CategoryListing),
+        (status = 200, description = "A page of products; cacheable, tagged `category:<slug> listing:<slug>` and `product:<id>` for every product shown", body = CategoryListing),
         (status = 304, description = "The client's `If-None-Match` matches"),
         (status = 400, description = "Bad paging or sort", body = ErrorBody),
         (status = 404, description = "No such category", body = ErrorBody),
@@ -142,7 +142,10 @@ async fn category_products(
     let listing = super::category_products(&state.db, &slug, query.sort.unwrap_or_default(), page, per_page)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("category `{slug}`")))?;
-    let mut keys = vec![format!("category:{}", listing.category.slug)];
+    let mut keys = vec![
+        format!("category:{}", listing.category.slug),
+        format!("listing:{}", listing.category.slug),
+    ];
     keys.extend(listing.products.iter().map(|p| format!("product:{}", p.id)));
     let body = CategoryListing {
         category: listing.category,

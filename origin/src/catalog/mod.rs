@@ -323,21 +323,23 @@ pub async fn category_products(
 /// Surrogate keys that a change to a product purges.
 ///
 /// Pages are tagged with what they show: a product page with `product:<id>`
-/// and `category:<leaf>`, a listing with `category:<slug>` and every product
-/// on it. So a change that leaves every listing's order alone (stock, text)
-/// purges `product:<id>` alone, which reaches its page and every listing page
-/// showing it. A change that can move the product between listing pages also
-/// purges each category up the path: a price change reorders the price-sorted
-/// listings (the product can land on a page that did not show it, and so is
-/// not tagged with it), and a membership change (created, deleted, moved)
-/// adds it to or drops it from whole listings.
+/// and `category:<leaf>` (its breadcrumb), a listing with `category:<slug>`,
+/// `listing:<slug>` and every product on it. So a change that leaves every
+/// listing's order alone (stock, text) purges `product:<id>` alone, which
+/// reaches its page and every listing page showing it. A change that can
+/// move the product between listing pages also purges the listings of each
+/// category up the path (`listing:<slug>`, not `category:<slug>`, which would
+/// also purge every product page of those categories): a price change
+/// reorders the price-sorted listings (the product can land on a page that
+/// did not show it, and so is not tagged with it), and a membership change
+/// (created, deleted, moved) adds it to or drops it from whole listings.
 pub fn product_surrogate_keys(id: Uuid, category_path: &str, listings_change: bool) -> Vec<String> {
     let mut keys = vec![format!("product:{id}")];
     if listings_change {
         keys.extend(
             split_path(category_path)
                 .into_iter()
-                .map(|slug| format!("category:{slug}")),
+                .map(|slug| format!("listing:{slug}")),
         );
     }
     keys
@@ -370,9 +372,9 @@ mod tests {
             product_surrogate_keys(id, "tools/power-tools/drills/", true),
             vec![
                 format!("product:{id}"),
-                "category:tools".to_owned(),
-                "category:power-tools".to_owned(),
-                "category:drills".to_owned()
+                "listing:tools".to_owned(),
+                "listing:power-tools".to_owned(),
+                "listing:drills".to_owned()
             ]
         );
     }

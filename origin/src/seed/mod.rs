@@ -192,7 +192,11 @@ pub async fn run(state: &AppState, args: &SeedArgs) -> anyhow::Result<SeedReport
             let event = OutboxEvent {
                 topic: "catalog.seeded",
                 entity: "catalog".to_owned(),
-                surrogate_keys: generator.categories().iter().map(|c| format!("category:{}", c.slug)).collect(),
+                surrogate_keys: generator
+                    .categories()
+                    .iter()
+                    .flat_map(|c| [format!("category:{}", c.slug), format!("listing:{}", c.slug)])
+                    .collect(),
                 payload: serde_json::json!({
                     "seed": args.seed,
                     "categories_created": categories_created,

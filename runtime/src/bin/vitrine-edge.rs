@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Parser;
-use vitrine_edge_config::{ChangeFeed, EdgeConfig};
-use vitrine_runtime::edge::feed::{self, FeedStatus};
+use vitrine_edge_config::EdgeConfig;
+use vitrine_runtime::edge::feed;
 use vitrine_runtime::edge::proxy::Edge;
 use vitrine_runtime::edge::server::{self, Extras};
 use vitrine_runtime::plugins::reload::ConfigWatcher;
@@ -63,22 +63,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let origin = config.edge.origin.clone();
     let edge = Arc::new(Edge::new(Arc::new(config)));
 
-    let status = Arc::new(FeedStatus::default());
-    let feed = match feed_config {
-        ChangeFeed::Off => None,
-        ChangeFeed::Poll { wait } => {
-            tokio::spawn(feed::follow_poll(Arc::clone(&edge), Arc::clone(&status), wait));
-            Some(Arc::clone(&status))
-        }
-        ChangeFeed::Redis { url } => {
-            tokio::spawn(feed::follow_redis(
-                Arc::clone(&edge),
-                Arc::clone(&status),
-                url.expose().to_owned(),
-            ));
-            Some(Arc::clone(&status))
-        }
-    };
+    let feed = feed::spawn(&edge, &feed_config);
 
     let router = server::router(
         Arc::clone(&edge),

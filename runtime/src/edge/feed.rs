@@ -16,8 +16,8 @@
 //!
 //! Two transports, one contract: the origin's long-poll endpoint
 //! (`GET /internal/v1/changes?after=N&wait_ms=W`, signed like every request
-//! the edge sends), or the Redis Stream `vitrine:changes`, whose entry ids
-//! are `<seq>-0`.
+//! the edge sends), or the origin's Redis Stream (`vitrine:changes` by
+//! default), whose entry ids are `<seq>-0`.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -29,9 +29,6 @@ use serde::Deserialize;
 
 use super::proxy::Edge;
 use super::store::PageStore;
-
-/// The stream the origin publishes to.
-pub const STREAM: &str = "vitrine:changes";
 
 /// One change.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -63,6 +60,7 @@ pub struct FeedStatus {
     connected: AtomicBool,
     full_purges: AtomicU64,
     applied: AtomicU64,
+    failures: AtomicU64,
     last_error: Mutex<Option<String>>,
 }
 
@@ -81,6 +79,11 @@ impl FeedStatus {
     /// How many changes it applied.
     pub fn applied(&self) -> u64 {
         self.applied.load(Ordering::Relaxed)
+    }
+
+    /// How many times a request to the feed (or the connection) failed.
+    pub fn failures(&self) -> u64 {
+        self.failures.load(Ordering::Relaxed)
     }
 
     /// Whether the last request to the feed succeeded.
@@ -104,6 +107,8 @@ impl FeedStatus {
 
     fn failed(&self, error: String) {
         self.connected.store(false, Ordering::Relaxed);
+        self.failures.fetch_add(1, Ordering::Relaxed);
+        metrics::counter!("vitrine_edge_feed_failures_total").increment(1);
         *self.last_error.lock().unwrap_or_else(PoisonError::into_inner) = Some(error);
     }
 
@@ -174,6 +179,28 @@ impl<'a> Applier<'a> {
     }
 }
 
+/// Starts following `feed` for `edge` on the current runtime; the status to
+/// watch, or `None` when the feed is off.
+pub fn spawn(edge: &Arc<Edge>, feed: &vitrine_edge_config::ChangeFeed) -> Option<Arc<FeedStatus>> {
+    use vitrine_edge_config::ChangeFeed;
+    let status = Arc::new(FeedStatus::default());
+    match feed {
+        ChangeFeed::Off => return None,
+        ChangeFeed::Poll { wait } => {
+            tokio::spawn(follow_poll(Arc::clone(edge), Arc::clone(&status), *wait));
+        }
+        ChangeFeed::Redis { url, stream } => {
+            tokio::spawn(follow_redis(
+                Arc::clone(edge),
+                Arc::clone(&status),
+                url.expose().to_owned(),
+                stream.clone(),
+            ));
+        }
+    }
+    Some(status)
+}
+
 /// Follows the origin's long-poll endpoint until the process ends.
 pub async fn follow_poll(edge: Arc<Edge>, status: Arc<FeedStatus>, wait: Duration) {
     let mut position: Option<u64> = None;
@@ -230,11 +257,11 @@ pub async fn follow_poll(edge: Arc<Edge>, status: Arc<FeedStatus>, wait: Duratio
 }
 
 /// Follows the Redis Stream until the process ends.
-pub async fn follow_redis(edge: Arc<Edge>, status: Arc<FeedStatus>, url: String) {
+pub async fn follow_redis(edge: Arc<Edge>, status: Arc<FeedStatus>, url: String, stream: String) {
     let mut backoff = Duration::from_millis(100);
     let mut started = false;
     loop {
-        match redis_session(&edge, &status, &url, &mut started).await {
+        match redis_session(&edge, &status, &url, &stream, &mut started).await {
             Ok(()) => {}
             Err(error) => {
                 tracing::warn!(error = %error, "change feed (redis): connection lost; reconnecting");
@@ -250,6 +277,7 @@ async fn redis_session(
     edge: &Edge,
     status: &FeedStatus,
     url: &str,
+    stream: &str,
     started: &mut bool,
 ) -> Result<(), redis::RedisError> {
     let client = redis::Client::open(url)?;
@@ -261,7 +289,7 @@ async fn redis_session(
     if !*started {
         // Start at the stream's end.
         let last: redis::Value = redis::cmd("XREVRANGE")
-            .arg(STREAM)
+            .arg(stream)
             .arg("+")
             .arg("-")
             .arg("COUNT")
@@ -281,7 +309,7 @@ async fn redis_session(
             .arg("BLOCK")
             .arg(5000)
             .arg("STREAMS")
-            .arg(STREAM)
+            .arg(stream)
             .arg(format!("{after}-0"))
             .query_async(&mut connection)
             .await?;
@@ -302,7 +330,7 @@ async fn redis_session(
             // Nothing new: make sure the stream did not go backwards (a
             // Redis restarted empty whose relay has not caught up yet).
             let info: redis::Value = redis::cmd("XREVRANGE")
-                .arg(STREAM)
+                .arg(stream)
                 .arg("+")
                 .arg("-")
                 .arg("COUNT")

@@ -162,7 +162,7 @@ pub async fn handle(State(edge): State<Arc<Edge>>, request: Request) -> Response
         .cloned()
         .unwrap_or_else(new_request_id);
     let client = request.extensions().get::<ClientAddr>().map(|c| c.0);
-    let route = edge.config.route(request.uri().path()).clone();
+    let route = edge.config.route(request.uri().path());
     let mut response = if route.rate_limited
         && let Some(addr) = client
         && let Err(retry) = edge.limiter.take(addr.ip())
@@ -179,7 +179,7 @@ pub async fn handle(State(edge): State<Arc<Edge>>, request: Request) -> Response
     } else {
         let cacheable = route.mode == RouteMode::Cache && matches!(*request.method(), Method::GET | Method::HEAD);
         if cacheable {
-            cached(&edge, &route, request, &request_id, client).await
+            cached(&edge, route, request, &request_id, client).await
         } else {
             forward(&edge, request, &request_id, client).await
         }

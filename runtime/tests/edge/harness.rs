@@ -186,7 +186,6 @@ pub struct EdgeUnderTest {
     pub edge: Arc<Edge>,
     pub feed: Arc<FeedStatus>,
     task: JoinHandle<()>,
-    feed_task: Option<JoinHandle<()>>,
 }
 
 pub const SECRET: &str = "test-edge-secret-of-at-least-32-bytes";
@@ -203,20 +202,13 @@ impl EdgeUnderTest {
         let feed_config = config.edge.change_feed.clone();
         let client_timeout = config.edge.client_timeout;
         let edge = Arc::new(Edge::new(Arc::new(config)));
-        let status = Arc::new(FeedStatus::default());
-        let feed_task = match feed_config {
-            vitrine_edge_config::ChangeFeed::Poll { wait } => Some(tokio::spawn(feed::follow_poll(
-                Arc::clone(&edge),
-                Arc::clone(&status),
-                wait,
-            ))),
-            _ => None,
-        };
+        let feed_task = feed::spawn(&edge, &feed_config);
+        let status = feed_task.clone().unwrap_or_default();
         let router = server::router(
             Arc::clone(&edge),
             Extras {
                 metrics: None,
-                feed: feed_task.as_ref().map(|_| Arc::clone(&status)),
+                feed: feed_task,
             },
         );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("edge bind");
@@ -236,7 +228,6 @@ impl EdgeUnderTest {
             edge,
             feed: status,
             task,
-            feed_task,
         }
     }
 
@@ -248,9 +239,6 @@ impl EdgeUnderTest {
 impl Drop for EdgeUnderTest {
     fn drop(&mut self) {
         self.task.abort();
-        if let Some(t) = &self.feed_task {
-            t.abort();
-        }
     }
 }
 
