@@ -127,8 +127,12 @@ varnish_pids() { pgrep -f "varnishd.*$work" | tr '\n' ' '; }
 nginx_pids() { cat "$work/cache/nginx.pid"; }
 
 declare -A RPS P99 CPU
+only=${ONLY:-}   # e.g. ONLY="bare-hyper edge" to run just those
 run() { # name port threads connections pids...
     local name=$1 port=$2 threads=$3 conns=$4; shift 4
+    if [ -n "$only" ] && ! grep -qw -- "$name" <<<"$only"; then
+        RPS[$name.$conns]=1; CPU[$name.$conns]=1; return 0
+    fi
     local before after out
     before=$(ticks "$@")
     out=$(wrk -t"$threads" -c"$conns" -d"${seconds}s" --latency "http://127.0.0.1:$port/page.json")
@@ -143,7 +147,7 @@ run() { # name port threads connections pids...
     printf '%-12s %6s conns  %10s req/s  p99 %8s  %7s µs CPU/req  %s\n' "$name" "$conns" "$rps" "$p99" "$cpu_us" "$errors"
 }
 
-for conns in 64 1000; do
+for conns in ${CONNS:-64 1000}; do
     threads=$([ "$conns" = 64 ] && echo 1 || echo 2)
     echo "== $conns connections, $threads wrk thread(s), ${seconds}s each"
     run bare-hyper "$P_BARE" "$threads" "$conns" "$bare_pid"
@@ -160,6 +164,7 @@ print(f"   ratios at {conns}: edge/bare-hyper {edge / bare:.2f}, edge/nginx-cach
 PY
 done
 
+[ -n "${SKIP_12500:-}" ] && exit 0
 echo "== 12,500 keep-alive connections on the edge, ${seconds}s"
 out=$(wrk -t2 -c12500 -d"${seconds}s" --timeout 10s "http://127.0.0.1:$P_EDGE/page.json")
 echo "$out" | grep -E 'Requests/sec|requests in|Socket errors|Non-2xx' || true

@@ -68,6 +68,7 @@ pub struct Edge {
     hit_for_pass: quick_cache::sync::Cache<String, Instant>,
     limiter: RateLimiter,
     pub(crate) stats: Stats,
+    served: Served,
 }
 
 impl std::fmt::Debug for Edge {
@@ -76,6 +77,44 @@ impl std::fmt::Debug for Edge {
             .field("origin", &self.origin)
             .field("store", &self.store)
             .finish_non_exhaustive()
+    }
+}
+
+/// `vitrine_edge_requests_total{cache}`, registered once: looking a
+/// counter up by name and labels on every request costs more than the
+/// rest of a hit.
+struct Served {
+    hit: metrics::Counter,
+    miss: metrics::Counter,
+    stale: metrics::Counter,
+    pass: metrics::Counter,
+    revalidated: metrics::Counter,
+    error: metrics::Counter,
+}
+
+impl Served {
+    fn new() -> Self {
+        let c = |label: &'static str| metrics::counter!("vitrine_edge_requests_total", "cache" => label);
+        Self {
+            hit: c("HIT"),
+            miss: c("MISS"),
+            stale: c("STALE"),
+            pass: c("PASS"),
+            revalidated: c("REVALIDATED"),
+            error: c("ERROR"),
+        }
+    }
+
+    fn count(&self, label: &str) {
+        match label {
+            "HIT" => &self.hit,
+            "MISS" => &self.miss,
+            "STALE" => &self.stale,
+            "REVALIDATED" => &self.revalidated,
+            "ERROR" => &self.error,
+            _ => &self.pass,
+        }
+        .increment(1);
     }
 }
 
@@ -117,6 +156,7 @@ impl Edge {
             hit_for_pass: quick_cache::sync::Cache::new(10_000),
             limiter: RateLimiter::new(edge.rate_limit),
             stats: Stats::default(),
+            served: Served::new(),
             origin,
             config,
         }
@@ -189,14 +229,18 @@ pub async fn handle(State(edge): State<Arc<Edge>>, request: Request) -> Response
 }
 
 fn new_request_id() -> HeaderValue {
+    // Unique across restarts: the process's start time, then a counter.
+    static PREFIX: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let nanos = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
+    let prefix = PREFIX.get_or_init(|| {
+        let nanos = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        format!("{:x}", nanos & 0xffff_ffff_ffff)
+    });
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    HeaderValue::from_str(&format!("{:x}-{n:x}", nanos & 0xffff_ffff_ffff))
-        .unwrap_or_else(|_| HeaderValue::from_static("edge"))
+    HeaderValue::from_str(&format!("{prefix}-{n:x}")).unwrap_or_else(|_| HeaderValue::from_static("edge"))
 }
 
 /// A W3C `traceparent` starting a trace here, for requests that came
@@ -217,9 +261,6 @@ fn new_traceparent(request_id: &HeaderValue) -> HeaderValue {
         .unwrap_or_else(|_| HeaderValue::from_static("00-00000000000000000000000000000001-0000000000000001-01"))
 }
 
-fn count(cache: &'static str) {
-    metrics::counter!("vitrine_edge_requests_total", "cache" => cache).increment(1);
-}
 
 /// The headers an origin fetch carries: the client's end-to-end ones, the
 /// request id, `traceparent`, and `X-Forwarded-For`.
@@ -275,9 +316,16 @@ async fn cached(
     client: Option<SocketAddr>,
 ) -> Response {
     let head = *request.method() == Method::HEAD;
-    let target = request.uri().path_and_query().map_or("/", |p| p.as_str()).to_owned();
-    let key = cache_key(&target, &edge.ignored);
-    let headers = request.headers().clone();
+    // The hit path allocates nothing it can avoid: the headers are the
+    // request's own, and a URL without a query is its own key.
+    let (parts, _body) = request.into_parts();
+    let headers = parts.headers;
+    let target: &str = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+    let key: std::borrow::Cow<'_, str> = if target.contains('?') {
+        cache_key(target, &edge.ignored).into()
+    } else {
+        target.into()
+    };
     let directives = route.honour_request_cache_control.then(|| Directives::parse(&headers));
     let rules = RequestRules {
         directives: directives.as_ref(),
@@ -296,11 +344,11 @@ async fn cached(
         };
         match usable {
             Use::Fresh => {
-                count("HIT");
+                edge.served.count("HIT");
                 return respond(&entry, "HIT", &headers, head, now);
             }
             Use::StaleWhileRevalidate => {
-                count("STALE");
+                edge.served.count("STALE");
                 refresh_in_background(edge, &key, &target, &entry, &headers, request_id, client);
                 return respond(&entry, "STALE", &headers, head, now);
             }
@@ -313,14 +361,14 @@ async fn cached(
     // A miss.
     let upstream = upstream_headers(&headers, request_id, client);
     let alone = headers.contains_key(header::AUTHORIZATION)
-        || edge.hit_for_pass.get(&key).is_some_and(|until| until > Instant::now());
+        || edge.hit_for_pass.get(&*key).is_some_and(|until| until > Instant::now());
     if alone {
         return pass_fetch(edge, &target, upstream, head).await;
     }
     let (fetched, role) = edge
         .coalescer
         .run(&key, || {
-            fetch_and_store(Arc::clone(edge), key.clone(), target.clone(), upstream.clone())
+            fetch_and_store(Arc::clone(edge), key.to_string(), target.to_owned(), upstream.clone())
         })
         .await;
     if role == Role::Waiter {
@@ -332,18 +380,18 @@ async fn cached(
     });
     match (shared, &fetched.result) {
         (Some(entry), _) => {
-            count("MISS");
+            edge.served.count("MISS");
             respond(entry, "MISS", &headers, head, SystemTime::now())
         }
         // Not storable (or another variant): a waiter asks the origin itself,
         // so no private answer reaches another shopper.
         (None, Ok(_)) if role == Role::Waiter => pass_fetch(edge, &target, upstream, head).await,
         (None, Ok(response)) => {
-            count("PASS");
+            edge.served.count("PASS");
             passthrough(response, "PASS", head)
         }
         (None, Err(e)) => {
-            count("ERROR");
+            edge.served.count("ERROR");
             origin_failure(e)
         }
     }
@@ -449,24 +497,24 @@ async fn revalidate(
 ) -> Response {
     match validate(edge, key, target, &entry, headers, request_id, client).await {
         Ok((fresh, label)) => {
-            count(label);
+            edge.served.count(label);
             respond(&fresh, label, headers, head, SystemTime::now())
         }
         Err(Validation::NotStored(response)) => {
-            count("PASS");
+            edge.served.count("PASS");
             passthrough(&response, "PASS", head)
         }
         Err(Validation::Failed(_)) if on_error => {
-            count("STALE");
+            edge.served.count("STALE");
             metrics::counter!("vitrine_edge_stale_if_error_total").increment(1);
             respond(&entry, "STALE", headers, head, SystemTime::now())
         }
         Err(Validation::Failed(Ok(response))) => {
-            count("PASS");
+            edge.served.count("PASS");
             passthrough(&response, "PASS", head)
         }
         Err(Validation::Failed(Err(e))) => {
-            count("ERROR");
+            edge.served.count("ERROR");
             origin_failure(&e)
         }
     }
@@ -572,11 +620,11 @@ fn refresh_in_background(
 async fn pass_fetch(edge: &Edge, target: &str, upstream: HeaderMap, head: bool) -> Response {
     match edge.origin_send(Method::GET, target, upstream, Bytes::new()).await {
         Ok(response) => {
-            count("PASS");
+            edge.served.count("PASS");
             passthrough(&response, "PASS", head)
         }
         Err(e) => {
-            count("ERROR");
+            edge.served.count("ERROR");
             origin_failure(&e)
         }
     }
@@ -763,11 +811,11 @@ async fn forward(edge: &Arc<Edge>, request: Request, request_id: &HeaderValue, c
             if unsafe_method && response.status.as_u16() < 400 {
                 invalidate_after_write(edge, &target, &response.headers);
             }
-            count("PASS");
+            edge.served.count("PASS");
             passthrough(&response, "PASS", parts.method == Method::HEAD)
         }
         Err(e) => {
-            count("ERROR");
+            edge.served.count("ERROR");
             origin_failure(&e)
         }
     }

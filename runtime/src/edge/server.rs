@@ -52,8 +52,34 @@ struct AppState {
     extras: Extras,
 }
 
-/// The router: operations paths, then every other path through the proxy.
-pub fn router(edge: Arc<Edge>, extras: Extras) -> Router {
+/// The edge's own paths; every other path is the shoppers'.
+const OPS_PATHS: [&str; 4] = ["/healthz", "/readyz", "/metrics", "/admin/purge"];
+
+/// What the server runs for each request: the operations router for the
+/// edge's own paths, the proxy straight away for everything else (the hit
+/// path pays for no route matching).
+#[derive(Clone)]
+pub struct App {
+    ops: Router,
+    edge: Arc<Edge>,
+}
+
+impl App {
+    /// Answers one request.
+    pub async fn call(&self, request: Request) -> Response {
+        if OPS_PATHS.contains(&request.uri().path()) {
+            match self.ops.clone().oneshot(request).await {
+                Ok(response) => response,
+                Err(never) => match never {},
+            }
+        } else {
+            proxy::handle(State(Arc::clone(&self.edge)), request).await
+        }
+    }
+}
+
+/// The app: operations paths, then every other path through the proxy.
+pub fn router(edge: Arc<Edge>, extras: Extras) -> App {
     let state = AppState {
         edge: Arc::clone(&edge),
         extras,
@@ -64,7 +90,7 @@ pub fn router(edge: Arc<Edge>, extras: Extras) -> Router {
         .route("/metrics", get(metrics))
         .route("/admin/purge", post(purge))
         .with_state(state);
-    ops.fallback_service(Router::new().fallback(proxy::handle).with_state(edge))
+    App { ops, edge }
 }
 
 async fn readyz(State(state): State<AppState>) -> Response {
@@ -184,7 +210,7 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 /// accepting and gives open connections up to `drain` to finish.
 pub async fn serve(
     listener: TcpListener,
-    router: Router,
+    app: App,
     client_timeout: Duration,
     drain: Duration,
     shutdown: impl Future<Output = ()>,
@@ -211,20 +237,20 @@ pub async fn serve(
                     }
                 };
                 let _ = stream.set_nodelay(true);
-                let router = router.clone();
+                let app = app.clone();
                 let service = hyper::service::service_fn(move |mut request: Request<hyper::body::Incoming>| {
                     request.extensions_mut().insert(ClientAddr(addr));
                     let too_large = head_size(&request) > MAX_HEAD_BYTES;
-                    let router = router.clone();
+                    let app = app.clone();
                     async move {
                         if too_large {
-                            return Ok(proxy::error(
+                            return Ok::<_, std::convert::Infallible>(proxy::error(
                                 StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
                                 "headers_too_large",
                                 &format!("the request line and headers are over {MAX_HEAD_BYTES} bytes"),
                             ));
                         }
-                        router.oneshot(request.map(Body::new)).await
+                        Ok(app.call(request.map(Body::new)).await)
                     }
                 });
                 let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
