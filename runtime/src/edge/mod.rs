@@ -8,6 +8,8 @@
 //!   respond) and write forwarding;
 //! - [`limit`]: per-client token buckets;
 //! - [`feed`]: following the origin's change feed and purging what changed;
+//! - [`personalize`]: the shopper's context from a signed cookie, and
+//!   personalization plugins run on a cached listing page;
 //! - [`server`]: the HTTP server (slow-client and header-size limits,
 //!   graceful drain) and the operations endpoints.
 //!
@@ -18,6 +20,7 @@ pub mod coalesce;
 pub mod feed;
 pub mod limit;
 pub mod origin;
+pub mod personalize;
 pub mod policy;
 pub mod proxy;
 pub mod server;
