@@ -21,7 +21,7 @@
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
 use http::{HeaderMap, Method, StatusCode};
@@ -214,22 +214,16 @@ pub async fn follow_poll(edge: Arc<Edge>, status: Arc<FeedStatus>, wait: Duratio
                 wait.as_millis()
             ),
         };
-        let started = Instant::now();
+        // The origin holds a poll for up to `wait`: allow that on top of
+        // the usual deadline.
+        let deadline = edge.config.edge.origin_timeout + if position.is_some() { wait } else { Duration::ZERO };
         let answer = edge
             .origin
-            .send(Method::GET, &target, HeaderMap::new(), Bytes::new())
+            .send_within(deadline, Method::GET, &target, HeaderMap::new(), Bytes::new())
             .await;
         let page = match answer {
             Ok(r) if r.status == StatusCode::OK => serde_json::from_slice::<Page>(&r.body).map_err(|e| e.to_string()),
             Ok(r) => Err(format!("the origin answered {}", r.status)),
-            Err(e)
-                if position.is_some()
-                    && matches!(e, super::origin::OriginError::Timeout(_))
-                    && started.elapsed() >= wait =>
-            {
-                // A long poll that outlived the client's deadline: ask again.
-                continue;
-            }
             Err(e) => Err(e.to_string()),
         };
         let applier = Applier::new(&edge.store, &status);

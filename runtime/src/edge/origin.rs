@@ -118,6 +118,18 @@ impl OriginClient {
         &self,
         method: Method,
         path_and_query: &str,
+        headers: HeaderMap,
+        body: Bytes,
+    ) -> Result<OriginResponse, OriginError> {
+        self.send_within(self.timeout, method, path_and_query, headers, body).await
+    }
+
+    /// [`send`](Self::send) with its own deadline (a long poll's).
+    pub async fn send_within(
+        &self,
+        timeout: Duration,
+        method: Method,
+        path_and_query: &str,
         mut headers: HeaderMap,
         body: Bytes,
     ) -> Result<OriginResponse, OriginError> {
@@ -162,9 +174,9 @@ impl OriginClient {
                 body,
             })
         };
-        match tokio::time::timeout(self.timeout, exchange).await {
+        match tokio::time::timeout(timeout, exchange).await {
             Ok(result) => result,
-            Err(_) => Err(OriginError::Timeout(self.timeout)),
+            Err(_) => Err(OriginError::Timeout(timeout)),
         }
     }
 }

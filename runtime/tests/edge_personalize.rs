@@ -1,0 +1,498 @@
+//! Personalization at the edge: the shopper's context from the signed
+//! `vitrine_ctx` cookie, and a cached category listing reordered for that
+//! shopper by the first-party personalization plugin, built from source.
+
+#![allow(missing_docs)]
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use hmac::{Hmac, Mac};
+use http::HeaderMap;
+use http::header::{ACCEPT_LANGUAGE, COOKIE};
+use serde_json::{Value, json};
+use sha2::Sha256;
+use vitrine_runtime::edge::personalize::{
+    ContextClaims, PersonalizeError, context_from_headers, personalize_listing, sign_context,
+};
+use vitrine_runtime::plugins::types::ShopperContext;
+use vitrine_runtime::plugins::{ConfigGrant, EngineConfig, Grants, Limits, PluginError, PluginHost, PluginSpec, World};
+use vitrine_runtime::testing::first_party_plugin;
+
+const SECRET: &[u8] = b"edge-context-secret";
+const NOW: u64 = 1_750_000_000;
+
+// ---------------------------------------------------------------- context
+
+fn claims() -> ContextClaims {
+    ContextClaims {
+        segments: vec!["trade".into(), "vip".into()],
+        recent: vec!["p-drill".into(), "p-brush".into()],
+        recent_categories: vec!["power-tools".into(), "paint".into()],
+        exp: NOW + 3600,
+    }
+}
+
+fn headers(cookie: &str) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    headers.insert(COOKIE, cookie.parse().expect("a valid header value"));
+    headers
+}
+
+/// A cookie value signed with `secret` over exactly `payload` (no checks).
+fn signed_raw(secret: &[u8], payload: &str) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("any key length");
+    mac.update(payload.as_bytes());
+    format!("{payload}.{}", hex::encode(mac.finalize().into_bytes()))
+}
+
+/// A correctly signed cookie value carrying `json` verbatim.
+fn signed_json(json: &Value) -> String {
+    signed_raw(SECRET, &URL_SAFE_NO_PAD.encode(json.to_string()))
+}
+
+fn context(cookie_value: &str) -> ShopperContext {
+    context_from_headers(
+        &headers(&format!("theme=dark; vitrine_ctx={cookie_value}; other=1")),
+        Some(SECRET),
+        NOW,
+    )
+}
+
+fn assert_empty(context: &ShopperContext, what: &str) {
+    assert!(
+        context.segments.is_empty() && context.recently_viewed.is_empty() && context.recent_categories.is_empty(),
+        "{what}: expected an empty context, got {context:?}"
+    );
+}
+
+#[test]
+fn a_valid_cookie_gives_its_segments_recent_products_and_categories() {
+    let context = context(&sign_context(SECRET, &claims()));
+    assert_eq!(context.segments, ["trade", "vip"]);
+    assert_eq!(context.recently_viewed, ["p-drill", "p-brush"]);
+    assert_eq!(context.recent_categories, ["power-tools", "paint"]);
+    assert!(context.on_promotion.is_empty(), "a shopper cannot claim promotions");
+}
+
+#[test]
+fn a_cookie_that_is_forged_expired_or_malformed_gives_an_empty_context() {
+    let good = sign_context(SECRET, &claims());
+    // The control: the same jar with the good cookie is read.
+    assert_eq!(context(&good).segments, ["trade", "vip"]);
+
+    let (payload, mac) = good.rsplit_once('.').expect("payload.mac");
+    assert_empty(
+        &context(&sign_context(b"another-secret", &claims())),
+        "signed with another secret",
+    );
+    let mut vip = claims();
+    vip.segments = vec!["staff".into()];
+    let other_payload = sign_context(SECRET, &vip);
+    let other_payload = other_payload.split_once('.').expect("payload.mac").0;
+    assert_empty(
+        &context(&format!("{other_payload}.{mac}")),
+        "payload swapped under a good mac",
+    );
+    assert_empty(&context(&format!("{payload}.{}", "0".repeat(64))), "zero mac");
+    assert_empty(&context(payload), "no mac");
+    assert_empty(&context(&format!("{payload}.{}", &mac[..10])), "truncated mac");
+
+    let expired = ContextClaims { exp: NOW, ..claims() };
+    assert_empty(&context(&sign_context(SECRET, &expired)), "expired (exp = now)");
+    let expired = ContextClaims {
+        exp: NOW - 1,
+        ..claims()
+    };
+    assert_empty(&context(&sign_context(SECRET, &expired)), "expired");
+
+    // Correctly signed, but the payload is not base64url / not the JSON we write.
+    assert_empty(&context(&signed_raw(SECRET, "not*base64!")), "malformed base64");
+    assert_empty(
+        &context(&signed_raw(SECRET, &URL_SAFE_NO_PAD.encode("{nope"))),
+        "not JSON",
+    );
+    assert_empty(
+        &context(&signed_json(
+            &json!({"segments": ["trade"], "exp": NOW + 60, "staff": true}),
+        )),
+        "unknown field",
+    );
+    assert_empty(&context(&signed_json(&json!({"segments": ["trade"]}))), "no exp");
+
+    // Correctly signed, over the caps.
+    let many: Vec<String> = (0..17).map(|i| format!("s{i}")).collect();
+    assert_empty(
+        &context(&signed_json(&json!({"segments": many, "exp": NOW + 60}))),
+        "17 segments",
+    );
+    assert_empty(
+        &context(&signed_json(&json!({"recent": ["x".repeat(65)], "exp": NOW + 60}))),
+        "a 65-byte id",
+    );
+    let big: Vec<String> = (0..20).map(|i| format!("{i}{}", "x".repeat(200))).collect();
+    let oversized = signed_json(&json!({"recent": big, "exp": NOW + 60}));
+    assert!(oversized.len() > 4096);
+    assert_empty(&context(&oversized), "cookie over 4 KiB");
+
+    // No secret configured: nothing is trusted.
+    let no_secret = context_from_headers(&headers(&format!("vitrine_ctx={good}")), None, NOW);
+    assert_empty(&no_secret, "no secret");
+}
+
+#[test]
+fn a_cookie_within_the_caps_reads_whole() {
+    let full = ContextClaims {
+        segments: (0..16).map(|i| format!("segment-{i}")).collect(),
+        recent: (0..20).map(|i| format!("{i:0>36}")).collect(),
+        recent_categories: (0..10).map(|i| format!("category-{i}")).collect(),
+        exp: NOW + 60,
+    };
+    let context = context(&sign_context(SECRET, &full));
+    assert_eq!(context.segments, full.segments);
+    assert_eq!(context.recently_viewed, full.recent);
+    assert_eq!(context.recent_categories, full.recent_categories);
+}
+
+#[test]
+fn sign_context_keeps_the_newest_views_within_the_caps() {
+    let long = ContextClaims {
+        recent: (0..30).map(|i| format!("p-{i}")).collect(),
+        ..claims()
+    };
+    let context = context(&sign_context(SECRET, &long));
+    assert_eq!(context.recently_viewed.len(), 20);
+    assert_eq!(context.recently_viewed.first().map(String::as_str), Some("p-0"));
+    assert_eq!(context.recently_viewed.last().map(String::as_str), Some("p-19"));
+}
+
+#[test]
+fn locale_is_the_preferred_accept_language_lower_cased() {
+    let mut headers = HeaderMap::new();
+    headers.insert(ACCEPT_LANGUAGE, "de-CH;q=0.8, en-ZA, en;q=0.5".parse().expect("header"));
+    assert_eq!(
+        context_from_headers(&headers, Some(SECRET), NOW).locale.as_deref(),
+        Some("en-za")
+    );
+
+    headers.insert(
+        ACCEPT_LANGUAGE,
+        "de-CH;q=0.8, af;q=0.9, en;q=0.5".parse().expect("header"),
+    );
+    assert_eq!(context_from_headers(&headers, None, NOW).locale.as_deref(), Some("af"));
+
+    assert_eq!(context_from_headers(&HeaderMap::new(), None, NOW).locale, None);
+}
+
+// ---------------------------------------------------------------- pages
+
+fn spec(name: &str, settings: &[(&str, &str)]) -> PluginSpec {
+    let grants = Grants {
+        config: ConfigGrant {
+            values: settings
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+            secrets: BTreeMap::new(),
+        },
+        ..Grants::default()
+    };
+    // Correctness, not speed: a loaded CI machine can stall a call past the default 50 ms.
+    let limits = Limits {
+        deadline: Duration::from_secs(10),
+        ..Limits::default()
+    };
+    let wasm = first_party_plugin("personalization").unwrap_or_else(|e| panic!("{e}"));
+    PluginSpec::from_path(name, World::Personalization, wasm)
+        .with_grants(grants)
+        .with_limits(limits)
+}
+
+/// `boost`: trade shoppers see power tools first, out-of-stock products last.
+/// `hide-sold-out`: the same plugin hiding products out of stock.
+fn host() -> PluginHost {
+    let host = PluginHost::new(EngineConfig::default(), None).expect("host");
+    for spec in [
+        spec("boost", &[("segment_categories", "trade=power-tools")]),
+        spec(
+            "hide-sold-out",
+            &[("segment_categories", "trade=power-tools"), ("out_of_stock", "hide")],
+        ),
+    ] {
+        host.install(host.load(spec).expect("the first-party plugin loads"));
+    }
+    host
+}
+
+fn product(id: &str, category: &str, in_stock: bool) -> Value {
+    json!({
+        "id": id,
+        "sku": format!("SKU-{id}"),
+        "name": format!("Product {id}"),
+        "brand": "Acme",
+        "category": category,
+        "price": {"amount_minor": 12_990, "currency": "ZAR"},
+        "in_stock": in_stock,
+        "image": {"url": format!("https://img.example/{id}.jpg"), "alt": id},
+    })
+}
+
+/// A listing as the origin serves it, sorted by popularity: paint, garden,
+/// then the power tools.
+fn listing() -> Value {
+    json!({
+        "category": {"slug": "diy", "name": "DIY", "path": "diy"},
+        "total": 57,
+        "page": 1,
+        "per_page": 6,
+        "products": [
+            product("paint-1", "paint", true),
+            product("garden-1", "garden", true),
+            product("drill-1", "power-tools", true),
+            product("paint-2", "paint", false),
+            product("saw-1", "power-tools", true),
+            product("garden-2", "garden", true),
+        ],
+    })
+}
+
+fn trade_shopper() -> ShopperContext {
+    ShopperContext {
+        segments: vec!["trade".into()],
+        locale: Some("en-za".into()),
+        recently_viewed: vec![],
+        recent_categories: vec![],
+        on_promotion: vec!["garden-2".into()],
+    }
+}
+
+fn run(host: &PluginHost, plugins: &[&str], page: &Value, context: &ShopperContext) -> Value {
+    let plugins: Vec<String> = plugins.iter().map(|p| (*p).to_owned()).collect();
+    let body = personalize_listing(host, &plugins, page.to_string().as_bytes(), context)
+        .unwrap_or_else(|e| panic!("personalizing: {e}"));
+    serde_json::from_slice(&body).expect("the personalized page is JSON")
+}
+
+fn ids(page: &Value) -> Vec<&str> {
+    page["products"]
+        .as_array()
+        .expect("products")
+        .iter()
+        .map(|p| p["id"].as_str().expect("id"))
+        .collect()
+}
+
+#[test]
+fn a_trade_shopper_sees_power_tools_first_with_every_field_kept() {
+    let host = host();
+    let original = listing();
+    let page = run(&host, &["boost"], &original, &trade_shopper());
+
+    // Power tools first, then the page's own order, the sold-out paint last.
+    assert_eq!(
+        ids(&page),
+        ["drill-1", "saw-1", "paint-1", "garden-1", "garden-2", "paint-2"]
+    );
+
+    // Every top-level field as the origin sent it.
+    for field in ["category", "total", "page", "per_page"] {
+        assert_eq!(page[field], original[field], "top-level `{field}`");
+    }
+    // Every product's own fields (image included), plus the plugin's badges.
+    for shown in page["products"].as_array().expect("products") {
+        let id = shown["id"].as_str().expect("id");
+        let mut expected = product_in(&original, id).clone();
+        let badges = if id == "garden-2" {
+            json!(["On promotion"])
+        } else {
+            json!([])
+        };
+        expected["badges"] = badges;
+        assert_eq!(shown, &expected, "product `{id}`");
+    }
+}
+
+fn product_in<'a>(page: &'a Value, id: &str) -> &'a Value {
+    page["products"]
+        .as_array()
+        .expect("products")
+        .iter()
+        .find(|p| p["id"] == id)
+        .unwrap_or_else(|| panic!("`{id}` on the original page"))
+}
+
+#[test]
+fn a_shopper_without_context_sees_the_cached_order() {
+    let host = host();
+    let nobody = context_from_headers(&HeaderMap::new(), Some(SECRET), NOW);
+    let page = run(&host, &["boost"], &listing(), &nobody);
+    // Only the sold-out product moves (to the end).
+    assert_eq!(
+        ids(&page),
+        ["paint-1", "garden-1", "drill-1", "saw-1", "garden-2", "paint-2"]
+    );
+}
+
+#[test]
+fn recent_categories_from_the_cookie_reorder_the_page() {
+    let host = host();
+    let cookie = sign_context(
+        SECRET,
+        &ContextClaims {
+            recent_categories: vec!["garden".into()],
+            exp: NOW + 60,
+            ..ContextClaims::default()
+        },
+    );
+    let context = context_from_headers(&headers(&format!("vitrine_ctx={cookie}")), Some(SECRET), NOW);
+    let page = run(&host, &["boost"], &listing(), &context);
+    assert_eq!(ids(&page)[..2], ["garden-1", "garden-2"]);
+}
+
+#[test]
+fn a_product_a_plugin_hides_is_gone_and_plugins_run_in_order() {
+    let host = host();
+    let page = run(&host, &["hide-sold-out"], &listing(), &trade_shopper());
+    assert_eq!(ids(&page), ["drill-1", "saw-1", "paint-1", "garden-1", "garden-2"]);
+    // `total` is the origin's count of the category; the plugin does not change it.
+    assert_eq!(page["total"], 57);
+
+    // The second plugin works on the first one's answer: the hidden product stays hidden,
+    // and a badge the first added is still there once (the plugin does not add it twice).
+    let page = run(&host, &["hide-sold-out", "boost"], &listing(), &trade_shopper());
+    assert_eq!(ids(&page), ["drill-1", "saw-1", "paint-1", "garden-1", "garden-2"]);
+    assert_eq!(product_in(&page, "garden-2")["badges"], json!(["On promotion"]));
+}
+
+#[test]
+fn badges_already_on_the_page_are_kept() {
+    let host = host();
+    let mut original = listing();
+    original["products"][0]["badges"] = json!(["New"]);
+    let page = run(&host, &["boost"], &original, &trade_shopper());
+    assert_eq!(product_in(&page, "paint-1")["badges"], json!(["New"]));
+}
+
+// ---------------------------------------------------------------- failures
+
+fn fail(host: &PluginHost, plugins: &[&str], body: &[u8]) -> PersonalizeError {
+    let plugins: Vec<String> = plugins.iter().map(|p| (*p).to_owned()).collect();
+    match personalize_listing(host, &plugins, body, &trade_shopper()) {
+        Ok(page) => panic!("expected an error, got a page: {}", String::from_utf8_lossy(&page)),
+        Err(e) => e,
+    }
+}
+
+#[test]
+fn a_page_that_is_not_a_listing_is_refused() {
+    let host = host();
+    let product_page = product("drill-1", "power-tools", true).to_string();
+    let broken = json!({"products": [{"id": "drill-1", "name": "Drill"}]}).to_string();
+    for (what, body) in [
+        ("html", "<!doctype html><p>hi</p>".as_bytes()),
+        ("truncated json", br#"{"products": [{"id": "#.as_slice()),
+        ("a product page", product_page.as_bytes()),
+        ("products not an array", br#"{"products": {"id": "x"}}"#.as_slice()),
+        ("a product missing fields", broken.as_bytes()),
+    ] {
+        let error = fail(&host, &["boost"], body);
+        assert!(
+            matches!(error, PersonalizeError::NotAListing { .. }),
+            "{what}: expected NotAListing, got {error:?}"
+        );
+    }
+}
+
+#[test]
+fn a_plugin_that_is_not_installed_is_named_in_the_error() {
+    let host = host();
+    let body = listing().to_string();
+    let error = fail(&host, &["boost", "spring-sale"], body.as_bytes());
+    match &error {
+        PersonalizeError::Plugin { plugin, source } => {
+            assert_eq!(plugin, "spring-sale");
+            assert!(
+                matches!(source, PluginError::NotFound(name) if name == "spring-sale"),
+                "{source:?}"
+            );
+        }
+        other => panic!("expected a plugin error, got {other:?}"),
+    }
+    assert!(error.to_string().contains("`spring-sale`"), "{error}");
+}
+
+// ---------------------------------------------------------------- cost
+
+/// `cargo test --release -p vitrine-runtime --test edge_personalize -- --ignored --nocapture`
+#[test]
+#[ignore = "a measurement, not a check; run in release"]
+fn cost_of_personalizing_a_24_product_page() {
+    const N: u32 = 10_000;
+    let host = host();
+    let categories = ["power-tools", "paint", "garden", "fasteners"];
+    let products: Vec<Value> = (0..24)
+        .map(|i| {
+            product(
+                &format!("{i:08}-0000-4000-8000-000000000000"),
+                categories[i % 4],
+                i % 7 != 0,
+            )
+        })
+        .collect();
+    let mut page = listing();
+    page["products"] = Value::Array(products);
+    let body = page.to_string();
+    let plugins = vec!["boost".to_owned()];
+    let cookie = sign_context(SECRET, &claims());
+    let mut headers = headers(&format!("vitrine_ctx={cookie}"));
+    headers.insert(ACCEPT_LANGUAGE, "en-ZA, en;q=0.8".parse().expect("header"));
+
+    let time = |what: &str, f: &mut dyn FnMut()| {
+        for _ in 0..100 {
+            f();
+        }
+        let start = Instant::now();
+        for _ in 0..N {
+            f();
+        }
+        let each = start.elapsed() / N;
+        println!("{what}: {each:?} each ({N} iterations)");
+        each
+    };
+    let context = context_from_headers(&headers, Some(SECRET), NOW);
+    let summaries: Vec<_> = page["products"]
+        .as_array()
+        .expect("products")
+        .iter()
+        .map(|p| vitrine_runtime::plugins::types::ProductSummary {
+            id: p["id"].as_str().expect("id").into(),
+            sku: p["sku"].as_str().expect("sku").into(),
+            name: p["name"].as_str().expect("name").into(),
+            brand: p["brand"].as_str().expect("brand").into(),
+            category: p["category"].as_str().expect("category").into(),
+            price: vitrine_runtime::plugins::types::Money {
+                amount_minor: 12_990,
+                currency: "ZAR".into(),
+            },
+            in_stock: p["in_stock"].as_bool().expect("in_stock"),
+            badges: vec![],
+        })
+        .collect();
+
+    time("context_from_headers", &mut || {
+        std::hint::black_box(context_from_headers(&headers, Some(SECRET), NOW));
+    });
+    let plugin = time("call_personalization alone", &mut || {
+        std::hint::black_box(host.call_personalization("boost", &summaries, &context).expect("call"));
+    });
+    let whole = time("personalize_listing (parse, plugin, rebuild)", &mut || {
+        std::hint::black_box(personalize_listing(&host, &plugins, body.as_bytes(), &context).expect("page"));
+    });
+    println!(
+        "page handling around the plugin: {:?} ({} bytes in)",
+        whole.saturating_sub(plugin),
+        body.len()
+    );
+}
