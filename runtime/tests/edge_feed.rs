@@ -138,3 +138,27 @@ async fn readiness_waits_for_the_feed() {
     assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert!(r.text().await.expect("body").contains("disconnected"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_poll_longer_than_the_origin_deadline_is_not_a_failure() {
+    let origin = Origin::start().await;
+    // An idle feed that holds each poll for its whole wait_ms, as the real
+    // origin does.
+    origin.on("/internal/v1/changes?*", |request, _| {
+        let wait: u64 = request
+            .target
+            .split(['?', '&'])
+            .find_map(|p| p.strip_prefix("wait_ms="))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        std::thread::sleep(Duration::from_millis(wait));
+        let body = serde_json::json!({ "changes": [], "first_seq": null, "last_seq": 0 });
+        (StatusCode::OK, vec![("content-type", "application/json".into())], body.to_string())
+    });
+    // The harness's origin deadline is 2 s; the poll waits 2.5 s.
+    let edge = EdgeUnderTest::start(origin.addr, "change_feed = { kind = \"poll\", wait_ms = 2500 }", "").await;
+    until("the feed to sync", async || edge.feed.readiness().0).await;
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    assert_eq!(edge.feed.failures(), 0, "{}", edge.feed.readiness().1);
+    assert!(edge.feed.connected());
+}
