@@ -13,7 +13,10 @@ use http::StatusCode;
 
 /// The feed: changes as (seq, keys); `/internal/v1/changes?after=N` answers
 /// those after N, waiting up to 200 ms when there are none.
-fn serve_feed(origin: &Origin, feed: Arc<Mutex<Vec<(u64, Vec<String>)>>>) {
+/// Changes as (seq, surrogate keys).
+type Feed = Arc<Mutex<Vec<(u64, Vec<String>)>>>;
+
+fn serve_feed(origin: &Origin, feed: Feed) {
     origin.on("/internal/v1/changes?*", move |request, _| {
         let after: u64 = request
             .target

@@ -349,11 +349,11 @@ async fn cached(
             }
             Use::StaleWhileRevalidate => {
                 edge.served.count("STALE");
-                refresh_in_background(edge, &key, &target, &entry, &headers, request_id, client);
+                refresh_in_background(edge, &key, target, &entry, &headers, request_id, client);
                 return respond(&entry, "STALE", &headers, head, now);
             }
             Use::Validate { on_error } => {
-                return revalidate(edge, &key, &target, entry, &headers, request_id, client, on_error, head).await;
+                return revalidate(edge, &key, target, entry, &headers, request_id, client, on_error, head).await;
             }
         }
     }
@@ -363,7 +363,7 @@ async fn cached(
     let alone = headers.contains_key(header::AUTHORIZATION)
         || edge.hit_for_pass.get(&*key).is_some_and(|until| until > Instant::now());
     if alone {
-        return pass_fetch(edge, &target, upstream, head).await;
+        return pass_fetch(edge, target, upstream, head).await;
     }
     let (fetched, role) = edge
         .coalescer
@@ -385,7 +385,7 @@ async fn cached(
         }
         // Not storable (or another variant): a waiter asks the origin itself,
         // so no private answer reaches another shopper.
-        (None, Ok(_)) if role == Role::Waiter => pass_fetch(edge, &target, upstream, head).await,
+        (None, Ok(_)) if role == Role::Waiter => pass_fetch(edge, target, upstream, head).await,
         (None, Ok(response)) => {
             edge.served.count("PASS");
             passthrough(response, "PASS", head)
