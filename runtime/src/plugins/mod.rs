@@ -16,7 +16,8 @@
 //!   ceiling (growth past it traps), output size and validity (checked after).
 //! - **Failures**: each comes back as its own [`PluginError`] variant, is
 //!   counted per plugin ([`PluginCounters`] and the `metrics` counter
-//!   `vitrine_plugin_calls_total{plugin, outcome}`), and feeds the plugin's
+//!   `vitrine_plugin_calls_total{plugin, outcome}`; each call's time in
+//!   `vitrine_plugin_call_seconds{plugin}`), and feeds the plugin's
 //!   [breaker](BreakerConfig). A failed call never affects the next one.
 //! - **Hot swap**: the installed plugins are one immutable [`PluginSet`]
 //!   behind an `ArcSwap`. A call takes the set once and runs to the end on
@@ -722,8 +723,10 @@ impl PluginHost {
                 limit: limits.max_input_bytes,
             });
         }
+        let started = Instant::now();
         let mut store = self.new_store(plugin)?;
         let result = invoke(&plugin.pre, &mut store).map_err(|error| classify(plugin, &store, error));
+        plugin.stats.observe(started.elapsed());
         if let Some(used) = fuel_used {
             *used = limits.fuel.saturating_sub(store.get_fuel().unwrap_or(0));
         }

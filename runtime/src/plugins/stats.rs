@@ -37,6 +37,7 @@ pub(crate) struct Stats {
     failures: [AtomicU64; FailureKind::ALL.len()],
     m_ok: metrics::Counter,
     m_failures: [metrics::Counter; FailureKind::ALL.len()],
+    m_seconds: metrics::Histogram,
 }
 
 impl Stats {
@@ -50,6 +51,7 @@ impl Stats {
             m_failures: FailureKind::ALL.map(|kind| {
                 metrics::counter!("vitrine_plugin_calls_total", "plugin" => name.clone(), "outcome" => kind.as_str())
             }),
+            m_seconds: metrics::histogram!("vitrine_plugin_call_seconds", "plugin" => name.clone()),
         }
     }
 
@@ -65,6 +67,11 @@ impl Stats {
                 self.m_failures[kind.index()].increment(1);
             }
         }
+    }
+
+    /// How long a call that ran took (instantiation and checks included).
+    pub(crate) fn observe(&self, took: std::time::Duration) {
+        self.m_seconds.record(took.as_secs_f64());
     }
 
     pub(crate) fn snapshot(&self) -> PluginCounters {
