@@ -379,7 +379,9 @@ pub fn personalize_listing(
         })
         .collect();
     top.insert("products".to_owned(), Value::Array(rebuilt));
-    let out = serde_json::to_vec(&page).unwrap_or_else(|_| unreachable!("a `Value` always serializes"));
+    // Room for the page and the badges, so the buffer is not regrown as it is written.
+    let mut out = Vec::with_capacity(body.len() + body.len() / 8);
+    serde_json::to_writer(&mut out, &page).unwrap_or_else(|_| unreachable!("a `Value` always serializes"));
     Ok(Bytes::from(out))
 }
 
