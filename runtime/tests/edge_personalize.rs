@@ -484,6 +484,10 @@ fn cost_of_personalizing_a_24_product_page() {
     time("context_from_headers", &mut || {
         std::hint::black_box(context_from_headers(&headers, Some(SECRET), NOW));
     });
+    time("serde_json: parse the page to a Value and write it back", &mut || {
+        let value: Value = serde_json::from_slice(body.as_bytes()).expect("json");
+        std::hint::black_box(serde_json::to_vec(&value).expect("json"));
+    });
     let plugin = time("call_personalization alone", &mut || {
         std::hint::black_box(host.call_personalization("boost", &summaries, &context).expect("call"));
     });
