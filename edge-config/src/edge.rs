@@ -307,12 +307,6 @@ pub(crate) fn resolve_routes(
                 Some(_) => {}
             }
         }
-        if !r.personalize.is_empty() {
-            return Err(at.at(
-                &field("personalize"),
-                "personalization at the edge is not built yet; leave `personalize` out".into(),
-            ));
-        }
         if r.mode == RouteMode::Pass && !r.personalize.is_empty() {
             return Err(at.at(
                 &field("personalize"),

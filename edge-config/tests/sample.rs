@@ -58,6 +58,14 @@ fn the_sample_config_installs_the_first_party_plugins() {
         let route = config.route(path.split('?').next().expect("path"));
         assert_eq!((route.mode, route.rate_limited), (mode, limited), "{path}");
     }
+    assert_eq!(
+        config.route("/api/v1/categories/drills/products").personalize,
+        ["personalization"]
+    );
+    assert!(
+        config.route("/api/v1/categories").personalize.is_empty(),
+        "the tree is not a listing"
+    );
     assert_eq!(config.edge.listen.to_string(), "127.0.0.1:8080");
     assert_eq!(config.edge.origin, "http://127.0.0.1:8081");
     let testpay = config.plugin("testpay").expect("testpay");

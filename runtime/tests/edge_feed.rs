@@ -156,7 +156,11 @@ async fn a_long_poll_longer_than_the_origin_deadline_is_not_a_failure() {
             .unwrap_or(0);
         std::thread::sleep(Duration::from_millis(wait));
         let body = serde_json::json!({ "changes": [], "first_seq": null, "last_seq": 0 });
-        (StatusCode::OK, vec![("content-type", "application/json".into())], body.to_string())
+        (
+            StatusCode::OK,
+            vec![("content-type", "application/json".into())],
+            body.to_string(),
+        )
     });
     // The harness's origin deadline is 2 s; the poll waits 2.5 s.
     let edge = EdgeUnderTest::start(origin.addr, "change_feed = { kind = \"poll\", wait_ms = 2500 }", "").await;

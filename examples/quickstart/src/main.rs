@@ -115,7 +115,7 @@ async fn main() -> anyhow::Result<()> {
     let edge_listen = edge_config.edge.listen;
     let client_timeout = edge_config.edge.client_timeout;
     let feed_config = edge_config.edge.change_feed.clone();
-    let edge = Arc::new(Edge::new(Arc::new(edge_config)));
+    let edge = Arc::new(Edge::new(Arc::new(edge_config)).with_plugins(Arc::clone(&host)));
     let feed = feed::spawn(&edge, &feed_config);
     let edge_listener = server::bind(edge_listen)
         .await

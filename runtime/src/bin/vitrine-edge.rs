@@ -61,7 +61,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let client_timeout = config.edge.client_timeout;
     let feed_config = config.edge.change_feed.clone();
     let origin = config.edge.origin.clone();
-    let edge = Arc::new(Edge::new(Arc::new(config)));
+    let edge = Arc::new(Edge::new(Arc::new(config)).with_plugins(Arc::clone(&host)));
 
     let feed = feed::spawn(&edge, &feed_config);
 

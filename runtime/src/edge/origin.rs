@@ -121,7 +121,8 @@ impl OriginClient {
         headers: HeaderMap,
         body: Bytes,
     ) -> Result<OriginResponse, OriginError> {
-        self.send_within(self.timeout, method, path_and_query, headers, body).await
+        self.send_within(self.timeout, method, path_and_query, headers, body)
+            .await
     }
 
     /// [`send`](Self::send) with its own deadline (a long poll's).

@@ -39,8 +39,10 @@ use vitrine_edge_config::{EdgeConfig, RouteConfig, RouteMode};
 use super::coalesce::{Coalescer, Role};
 use super::limit::RateLimiter;
 use super::origin::{OriginClient, OriginError, OriginResponse};
+use super::personalize;
 use super::policy::{self, Directives, RequestRules, Use};
 use super::store::{CachedResponse, IgnoredParams, PageStore, cache_key};
+use crate::plugins::PluginHost;
 
 /// `X-Cache`: what the cache did.
 pub const X_CACHE: HeaderName = HeaderName::from_static("x-cache");
@@ -69,6 +71,7 @@ pub struct Edge {
     limiter: RateLimiter,
     pub(crate) stats: Stats,
     served: Served,
+    plugins: Option<Arc<PluginHost>>,
 }
 
 impl std::fmt::Debug for Edge {
@@ -157,9 +160,16 @@ impl Edge {
             limiter: RateLimiter::new(edge.rate_limit),
             stats: Stats::default(),
             served: Served::new(),
+            plugins: None,
             origin,
             config,
         }
+    }
+
+    /// The plugin host whose personalization plugins the routes name.
+    pub fn with_plugins(mut self, host: Arc<PluginHost>) -> Self {
+        self.plugins = Some(host);
+        self
     }
 
     /// Its config.
@@ -218,7 +228,9 @@ pub async fn handle(State(edge): State<Arc<Edge>>, request: Request) -> Response
         r
     } else {
         let cacheable = route.mode == RouteMode::Cache && matches!(*request.method(), Method::GET | Method::HEAD);
-        if cacheable {
+        if cacheable && !route.personalize.is_empty() {
+            personalized(&edge, route, request, &request_id, client).await
+        } else if cacheable {
             cached(&edge, route, request, &request_id, client).await
         } else {
             forward(&edge, request, &request_id, client).await
@@ -261,7 +273,6 @@ fn new_traceparent(request_id: &HeaderValue) -> HeaderValue {
         .unwrap_or_else(|_| HeaderValue::from_static("00-00000000000000000000000000000001-0000000000000001-01"))
 }
 
-
 /// The headers an origin fetch carries: the client's end-to-end ones, the
 /// request id, `traceparent`, and `X-Forwarded-For`.
 fn upstream_headers(request: &HeaderMap, request_id: &HeaderValue, client: Option<SocketAddr>) -> HeaderMap {
@@ -303,6 +314,62 @@ fn strip_hop_by_hop(headers: &mut HeaderMap) {
         header::UPGRADE,
     ] {
         headers.remove(name);
+    }
+}
+
+// ── personalization ─────────────────────────────────────────────────────
+
+const X_PERSONALIZED: HeaderName = HeaderName::from_static("x-personalized");
+
+/// A personalized route: the cached page (found, fetched or validated as
+/// any other), then the route's plugins on it for this shopper. The page
+/// they make is this shopper's alone: `private`, no validator, its own
+/// length. When a plugin fails, the shopper gets the cached page as it is.
+async fn personalized(
+    edge: &Arc<Edge>,
+    route: &RouteConfig,
+    request: Request,
+    request_id: &HeaderValue,
+    client: Option<SocketAddr>,
+) -> Response {
+    let now = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let secret = edge.config.edge.signing_secret.as_ref().map(|s| s.expose().as_bytes());
+    let context = personalize::context_from_headers(request.headers(), secret, now);
+    // The shopper's validators would match the shared page, not theirs.
+    let (mut parts, body) = request.into_parts();
+    parts.headers.remove(header::IF_NONE_MATCH);
+    parts.headers.remove(header::IF_MODIFIED_SINCE);
+    let response = cached(edge, route, Request::from_parts(parts, body), request_id, client).await;
+    let Some(host) = &edge.plugins else {
+        return response;
+    };
+    if response.status() != StatusCode::OK {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let Ok(page) = body.collect().await.map(http_body_util::Collected::to_bytes) else {
+        return error(StatusCode::BAD_GATEWAY, "bad_page", "the cached page could not be read");
+    };
+    match personalize::personalize_listing(host, &route.personalize, &page, &context) {
+        Ok(mine) => {
+            metrics::counter!("vitrine_edge_personalized_total", "outcome" => "ok").increment(1);
+            let h = &mut parts.headers;
+            h.remove(header::ETAG);
+            h.remove(header::LAST_MODIFIED);
+            h.remove(SURROGATE_KEY);
+            h.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-cache"));
+            h.insert(header::CONTENT_LENGTH, HeaderValue::from(mine.len()));
+            h.insert(X_PERSONALIZED, HeaderValue::from_static("yes"));
+            Response::from_parts(parts, Body::from(mine))
+        }
+        Err(e) => {
+            metrics::counter!("vitrine_edge_personalized_total", "outcome" => "failed").increment(1);
+            tracing::warn!(error = %e, "personalization failed; serving the page as cached");
+            parts.headers.insert(X_PERSONALIZED, HeaderValue::from_static("failed"));
+            Response::from_parts(parts, Body::from(page))
+        }
     }
 }
 

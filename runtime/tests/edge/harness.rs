@@ -201,7 +201,14 @@ impl EdgeUnderTest {
             EdgeConfig::parse(Path::new("edge-under-test.toml"), &text, &|_| None).unwrap_or_else(|e| panic!("{e}"));
         let feed_config = config.edge.change_feed.clone();
         let client_timeout = config.edge.client_timeout;
-        let edge = Arc::new(Edge::new(Arc::new(config)));
+        let host = (!config.plugins.is_empty()).then(|| {
+            Arc::new(vitrine_runtime::plugins::PluginHost::from_config(&config).unwrap_or_else(|e| panic!("{e}")))
+        });
+        let edge = Edge::new(Arc::new(config));
+        let edge = Arc::new(match host {
+            Some(host) => edge.with_plugins(host),
+            None => edge,
+        });
         let feed_task = feed::spawn(&edge, &feed_config);
         let status = feed_task.clone().unwrap_or_default();
         let router = server::router(
