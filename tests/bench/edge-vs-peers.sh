@@ -35,6 +35,7 @@ if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt 13000 ]; then
 fi
 
 cargo build --release -q -p vitrine-runtime -p vitrine-tests --bin vitrine-edge --bin bare-hyper
+bash plugins/build.sh personalization >/dev/null
 bin=$PWD/target/release
 
 work=$(mktemp -d /tmp/vitrine-edge-bench.XXXXXX)
@@ -60,10 +61,12 @@ items = []
 while len(json.dumps({"products": items})) < 20480:
     i = len(items)
     items.append({"id": f"p{i:05d}", "sku": f"SKU-{i:05d}", "name": f"Cordless drill {i}", "brand": "Acme",
+                  "category": ["drills", "saws", "paint"][i % 3],
                   "price": {"amount_minor": 129900 + i, "currency": "ZAR"}, "in_stock": True})
 open(sys.argv[1], "w").write(json.dumps({"products": items}))
 PY
 cp "$work/page.json" "$work/bare.json"
+mkdir -p "$work/listing" && cp "$work/page.json" "$work/listing/page.json"
 echo "page: $(stat -c %s "$work/page.json") bytes"
 
 nginx_conf() { # dir port body
@@ -93,15 +96,36 @@ backend origin { .host = "127.0.0.1"; .port = "$P_ORIGIN"; }
 EOF
 varnishd -a "127.0.0.1:$P_VARNISH" -f "$work/default.vcl" -s malloc,256m -n "$work/varnish" -p thread_pool_min=50 >/dev/null
 
+secret=bench-edge-secret-bench-edge-secret-0123
 cat > "$work/edge.toml" <<EOF
 version = 1
 [edge]
 listen = "127.0.0.1:$P_EDGE"
 origin = "http://127.0.0.1:$P_ORIGIN"
+signing_secret = "$secret"
 change_feed = { kind = "off" }
+
+# The same page, personalized per shopper by the first-party plugin.
+[[routes]]
+path = "/listing/*"
+personalize = ["personalization"]
+
 [plugin_host]
 reload_interval_ms = 3600000
+
+[plugins.personalization]
+component = "$PWD/target/plugins/personalization.wasm"
+manifest = "$PWD/plugins/personalization/vitrine-plugin.toml"
+grants = ["config"]
+config = { segment_categories = "trade=saws" }
 EOF
+# A shopper's signed context cookie (runtime/src/edge/personalize.rs).
+cookie=$(python3 - "$secret" <<'PY'
+import base64, hashlib, hmac, json, sys
+payload = base64.urlsafe_b64encode(json.dumps({"segments": ["trade"], "exp": 4102444800}).encode()).rstrip(b"=")
+print(payload.decode() + "." + hmac.new(sys.argv[1].encode(), payload, hashlib.sha256).hexdigest())
+PY
+)
 RUST_LOG=warn "$bin/vitrine-edge" --config "$work/edge.toml" >"$work/edge.log" 2>&1 &
 pids+=($!); edge_pid=$!
 "$bin/bare-hyper" "127.0.0.1:$P_BARE" "$work/bare.json" &
@@ -110,6 +134,8 @@ pids+=($!); bare_pid=$!
 wait_up() { for _ in $(seq 100); do curl -fsS -o /dev/null "http://127.0.0.1:$1/page.json" 2>/dev/null && return 0; sleep 0.1; done; echo "port $1 never came up" >&2; return 1; }
 for p in $P_ORIGIN $P_VARNISH $P_NGINX $P_EDGE $P_BARE; do wait_up "$p"; done
 for p in $P_VARNISH $P_NGINX $P_EDGE; do curl -fsS -o /dev/null "http://127.0.0.1:$p/page.json"; done
+curl -fsS -o /dev/null "http://127.0.0.1:$P_EDGE/listing/page.json"
+echo "personalized: $(curl -sS -D - -o /dev/null -H "Cookie: vitrine_ctx=$cookie" "http://127.0.0.1:$P_EDGE/listing/page.json" | tr -d '\r' | grep -i -e '^x-personalized' -e '^x-cache' | tr '\n' ' ')"
 echo "edge warm: $(curl -sS -D - -o /dev/null "http://127.0.0.1:$P_EDGE/page.json" | tr -d '\r' | grep -i '^x-cache')"
 echo "varnish warm: $(curl -sS -D - -o /dev/null "http://127.0.0.1:$P_VARNISH/page.json" | tr -d '\r' | grep -i '^age')"
 
@@ -128,14 +154,19 @@ nginx_pids() { cat "$work/cache/nginx.pid"; }
 
 declare -A RPS P99 CPU
 only=${ONLY:-}   # e.g. ONLY="bare-hyper edge" to run just those
-run() { # name port threads connections pids...
+run() { # name port threads connections pids... (PATH_=..., HEADER=... for the request)
     local name=$1 port=$2 threads=$3 conns=$4; shift 4
+    local path=${PATH_:-/page.json}
     if [ -n "$only" ] && ! grep -qw -- "$name" <<<"$only"; then
         RPS[$name.$conns]=1; CPU[$name.$conns]=1; return 0
     fi
     local before after out
     before=$(ticks "$@")
-    out=$(wrk -t"$threads" -c"$conns" -d"${seconds}s" --latency "http://127.0.0.1:$port/page.json")
+    if [ -n "${HEADER:-}" ]; then
+        out=$(wrk -t"$threads" -c"$conns" -d"${seconds}s" --latency -H "$HEADER" "http://127.0.0.1:$port$path")
+    else
+        out=$(wrk -t"$threads" -c"$conns" -d"${seconds}s" --latency "http://127.0.0.1:$port$path")
+    fi
     after=$(ticks "$@")
     local rps p99 requests
     rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
@@ -166,6 +197,14 @@ if ran(bare):
 print(f"   ratios at {conns}: " + ", ".join(parts))
 PY
 done
+
+products=$(python3 -c "import json,sys; print(len(json.load(open(sys.argv[1]))['products']))" "$work/page.json")
+echo "== a personalized hit against a plain one on the edge (64 connections, the same page: $products products)"
+only=
+run edge "$P_EDGE" 1 64 "$edge_pid"
+plain=${RPS[edge.64]}; plain_cpu=${CPU[edge.64]}
+PATH_=/listing/page.json HEADER="Cookie: vitrine_ctx=$cookie" run edge-personal "$P_EDGE" 1 64 "$edge_pid"
+python3 -c "print(f'   personalized/plain: throughput {float(${RPS[edge-personal.64]}) / float($plain):.2f}, CPU per request {float(${CPU[edge-personal.64]}) / float($plain_cpu):.2f}')"
 
 [ -n "${SKIP_12500:-}" ] && exit 0
 echo "== 12,500 keep-alive connections on the edge, ${seconds}s"
