@@ -282,16 +282,7 @@ async fn redis_session(
     let applier = Applier::new(&edge.store, status);
     if !*started {
         // Start at the stream's end.
-        let last: redis::Value = redis::cmd("XREVRANGE")
-            .arg(stream)
-            .arg("+")
-            .arg("-")
-            .arg("COUNT")
-            .arg(1)
-            .query_async(&mut connection)
-            .await?;
-        let entries = stream_entries(&last);
-        applier.start_at(entries.first().map_or(0, |c| c.seq), false);
+        applier.start_at(stream_end(&mut connection, stream).await?, false);
         *started = true;
     }
     status.ok();
@@ -323,15 +314,7 @@ async fn redis_session(
         if changes.is_empty() {
             // Nothing new: make sure the stream did not go backwards (a
             // Redis restarted empty whose relay has not caught up yet).
-            let info: redis::Value = redis::cmd("XREVRANGE")
-                .arg(stream)
-                .arg("+")
-                .arg("-")
-                .arg("COUNT")
-                .arg(1)
-                .query_async(&mut connection)
-                .await?;
-            let end = stream_entries(&info).first().map_or(0, |c| c.seq);
+            let end = stream_end(&mut connection, stream).await?;
             if end < after && end > 0 {
                 applier.apply(&[], end);
             }
@@ -340,6 +323,22 @@ async fn redis_session(
         let end = changes.last().map_or(after, |c| c.seq);
         applier.apply(&changes, end);
     }
+}
+
+/// The sequence number of the stream's newest entry (0 when empty).
+async fn stream_end(
+    connection: &mut redis::aio::MultiplexedConnection,
+    stream: &str,
+) -> Result<u64, redis::RedisError> {
+    let last: redis::Value = redis::cmd("XREVRANGE")
+        .arg(stream)
+        .arg("+")
+        .arg("-")
+        .arg("COUNT")
+        .arg(1)
+        .query_async(connection)
+        .await?;
+    Ok(stream_entries(&last).first().map_or(0, |c| c.seq))
 }
 
 /// The entries of an `XRANGE`/`XREAD` reply: `[[id, [field, value, ...]], ...]`.

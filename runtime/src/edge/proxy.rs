@@ -722,15 +722,8 @@ fn respond(entry: &CachedResponse, label: &'static str, request: &HeaderMap, hea
         h.insert(X_CACHE, HeaderValue::from_static(label));
         return response;
     }
-    let body = if head {
-        Body::empty()
-    } else {
-        Body::from(entry.body.clone())
-    };
-    let mut response = Response::new(body);
-    *response.status_mut() = entry.status;
+    let mut response = full_response(entry.status, &entry.headers, &entry.body, head);
     let h = response.headers_mut();
-    *h = entry.headers.clone();
     h.insert(header::AGE, age);
     h.insert(X_CACHE, HeaderValue::from_static(label));
     if head {
@@ -769,16 +762,18 @@ fn not_modified(request: &HeaderMap, stored: &HeaderMap) -> bool {
     }
 }
 
+/// A response of `status`, `headers` and `body` (none for `HEAD`).
+fn full_response(status: StatusCode, headers: &HeaderMap, body: &Bytes, head: bool) -> Response {
+    let body = if head { Body::empty() } else { Body::from(body.clone()) };
+    let mut response = Response::new(body);
+    *response.status_mut() = status;
+    *response.headers_mut() = headers.clone();
+    response
+}
+
 fn passthrough(response: &OriginResponse, label: &'static str, head: bool) -> Response {
-    let body = if head {
-        Body::empty()
-    } else {
-        Body::from(response.body.clone())
-    };
-    let mut out = Response::new(body);
-    *out.status_mut() = response.status;
+    let mut out = full_response(response.status, &response.headers, &response.body, head);
     let h = out.headers_mut();
-    *h = response.headers.clone();
     strip_hop_by_hop(h);
     h.insert(X_CACHE, HeaderValue::from_static(label));
     out
