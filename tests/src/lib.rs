@@ -130,7 +130,14 @@ impl Origin {
         Some(Origin {
             base,
             state,
-            http: reqwest::Client::builder().build().expect("client"),
+            // No pooled connections: after the origin refuses a body early
+            // (413) it closes the connection, and a pooled client may send
+            // the next request on it before it sees the close
+            // (`IncompleteMessage`, seen in a CI run).
+            http: reqwest::Client::builder()
+                .pool_max_idle_per_host(0)
+                .build()
+                .expect("client"),
             backend,
             shutdown: Some(tx),
             server: Some(server),
