@@ -780,14 +780,14 @@ fn passthrough(response: &OriginResponse, label: &'static str, head: bool) -> Re
 }
 
 /// 503 (unreachable) or 504 (timeout) or 502 (a bad answer), with `Retry-After`.
-fn origin_failure(error: &OriginError) -> Response {
-    let (status, code) = match error {
+fn origin_failure(failure: &OriginError) -> Response {
+    let (status, code) = match failure {
         OriginError::Unreachable(_) => (StatusCode::SERVICE_UNAVAILABLE, "origin_unavailable"),
         OriginError::Timeout(_) => (StatusCode::GATEWAY_TIMEOUT, "origin_timeout"),
         OriginError::BadResponse(_) => (StatusCode::BAD_GATEWAY, "bad_origin_response"),
     };
-    tracing::warn!(error = %error, "origin request failed");
-    let mut response = error_response(status, code, &error.to_string());
+    tracing::warn!(error = %failure, "origin request failed");
+    let mut response = error(status, code, &failure.to_string());
     response
         .headers_mut()
         .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
@@ -796,10 +796,6 @@ fn origin_failure(error: &OriginError) -> Response {
 
 /// The error body every Vitrine service answers: `{"error": {"code", "message"}}`.
 pub(crate) fn error(status: StatusCode, code: &str, message: &str) -> Response {
-    error_response(status, code, message)
-}
-
-fn error_response(status: StatusCode, code: &str, message: &str) -> Response {
     let body = serde_json::json!({ "error": { "code": code, "message": message } });
     let mut response = Response::new(Body::from(body.to_string()));
     *response.status_mut() = status;
