@@ -1,12 +1,14 @@
 # shellcheck shell=bash
 #
-# Throwaway PostgreSQL 15 and Redis for the test suite.
+# Throwaway PostgreSQL 15, Redis and an SQS-compatible server (moto) for the
+# test suite.
 #
 # Source this file, then:
 #
-#   vitrine_install_prereqs    # redis-server via apt if missing; detects cargo-nextest
+#   vitrine_install_prereqs    # redis-server via apt if missing; moto in a venv; detects cargo-nextest
 #   trap vitrine_services_down EXIT
-#   vitrine_services_up        # exports VITRINE_TEST_DATABASE_URL / VITRINE_TEST_REDIS_URL
+#   vitrine_services_up        # exports VITRINE_TEST_DATABASE_URL / VITRINE_TEST_REDIS_URL /
+#                              # VITRINE_TEST_SQS_ENDPOINT (and dummy AWS credentials if unset)
 #
 # Every run gets its own temp dir and its own free loopback ports, so several
 # runs (two checkouts, two CI jobs on one box) never share a server.
@@ -19,11 +21,21 @@
 # Overridable so the scripts also work where PostgreSQL 15 lives elsewhere.
 : "${VITRINE_PG_BINDIR:=/usr/lib/postgresql/15/bin}"
 
+# moto (an SQS-compatible server for the SQS queue's tests) lives in a venv of
+# its own, created once and reused by every later run on the machine. The
+# version is pinned so a new moto release cannot change the tests' behaviour
+# behind our back; bumping it reinstalls the venv.
+: "${VITRINE_MOTO_VERSION:=5.2.5}"
+: "${VITRINE_MOTO_VENV:=${HOME:-/root}/.cache/vitrine/moto-venv}"
+
 # Run state. Plain shell variables on purpose, not exported: a nested
 # tests/run must start its own services, not tear down ours.
 VITRINE_SERVICES_DIR=${VITRINE_SERVICES_DIR:-}
 VITRINE_SERVICES_PG_PORT=${VITRINE_SERVICES_PG_PORT:-}
 VITRINE_SERVICES_REDIS_PORT=${VITRINE_SERVICES_REDIS_PORT:-}
+VITRINE_SERVICES_MOTO_PORT=${VITRINE_SERVICES_MOTO_PORT:-}
+# The AWS_* variables vitrine_services_up set itself (and so unsets again).
+VITRINE_SERVICES_AWS_VARS=${VITRINE_SERVICES_AWS_VARS:-}
 VITRINE_HAVE_NEXTEST=${VITRINE_HAVE_NEXTEST:-0}
 
 # Temp dirs are always created under /tmp, not $TMPDIR: the postgres user has
@@ -164,6 +176,8 @@ vitrine_install_prereqs() {
         _vitrine_log "adding the wasm32-wasip2 target with rustup"
         rustup target add wasm32-wasip2 || return 1
     fi
+
+    _vitrine_moto_install || return 1
 
     # cargo-nextest is preinstalled on our machines. If it is missing we do
     # not install it (a source build takes minutes); tests/run falls back to
@@ -306,6 +320,148 @@ _vitrine_redis_up() {
     return 1
 }
 
+# True if the moto venv holds exactly the pinned version with its server.
+_vitrine_moto_ok() {
+    local venv=$1
+    [[ -x $venv/bin/python && -x $venv/bin/moto_server ]] || return 1
+    "$venv/bin/python" - "$VITRINE_MOTO_VERSION" <<'PY' >/dev/null 2>&1
+import sys
+import flask  # noqa: F401  (the [server] extra)
+import moto
+sys.exit(0 if moto.__version__ == sys.argv[1] else 1)
+PY
+}
+
+# Installs moto[server]==$VITRINE_MOTO_VERSION from PyPI into
+# $VITRINE_MOTO_VENV, unless it is there already. The venv is built beside its
+# final place and renamed into it, so a failed or interrupted install is never
+# mistaken for a finished one, and two runs installing at once do not mix.
+_vitrine_moto_install() {
+    local venv=$VITRINE_MOTO_VENV tmp log
+    _vitrine_moto_ok "$venv" && return 0
+
+    if ! command -v python3 >/dev/null 2>&1; then
+        _vitrine_log "python3 not found; it is needed for moto (the SQS test server)"
+        return 1
+    fi
+    _vitrine_log "installing moto[server]==$VITRINE_MOTO_VERSION into $venv"
+    mkdir -p -- "$(dirname -- "$venv")" || return 1
+    tmp=$(mktemp -d "$venv.tmp.XXXXXXXX") || return 1
+    log=$tmp.log
+    # Debian's python3 has no venv module without the python3-venv package.
+    if ! python3 -m venv "$tmp" >"$log" 2>&1; then
+        if [[ $EUID -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
+            _vitrine_log "python3 -m venv failed; installing python3-venv with apt-get"
+            local apt=(env DEBIAN_FRONTEND=noninteractive apt-get -q -o DPkg::Lock::Timeout=300)
+            # Failures here are reported by the check below, with the log.
+            if ! "${apt[@]}" install -y --no-install-recommends python3-venv >>"$log" 2>&1; then
+                "${apt[@]}" update >>"$log" 2>&1 || true
+                "${apt[@]}" install -y --no-install-recommends python3-venv >>"$log" 2>&1 || true
+            fi
+            rm -rf -- "$tmp"
+            mkdir -p -- "$tmp" || return 1
+            python3 -m venv "$tmp" >>"$log" 2>&1 || true
+        fi
+    fi
+    if [[ ! -x $tmp/bin/python ]]; then
+        _vitrine_log "could not create a python venv for moto"
+        _vitrine_dump_log "python3 -m venv" "$log"
+        rm -rf -- "$tmp" "$log"
+        return 1
+    fi
+    if ! "$tmp/bin/python" -m pip install -q --disable-pip-version-check \
+        "moto[server]==$VITRINE_MOTO_VERSION" >>"$log" 2>&1; then
+        _vitrine_log "pip install moto[server]==$VITRINE_MOTO_VERSION failed"
+        _vitrine_dump_log pip "$log"
+        rm -rf -- "$tmp" "$log"
+        return 1
+    fi
+    if _vitrine_moto_ok "$venv"; then
+        # Another run finished first; use its venv.
+        rm -rf -- "$tmp" "$log"
+        return 0
+    fi
+    rm -rf -- "$venv"
+    if ! mv -T -- "$tmp" "$venv"; then
+        _vitrine_log "could not move the moto venv into $venv"
+        rm -rf -- "$tmp" "$log"
+        return 1
+    fi
+    # The venv's scripts (moto_server, pip, activate) name their interpreter
+    # by absolute path, $tmp's; point them at the venv's final place.
+    grep -lrIZ -- "$tmp" "$venv/bin" 2>/dev/null | xargs -0r sed -i "s#$tmp#$venv#g" || true
+    rm -f -- "$log"
+    if ! _vitrine_moto_ok "$venv"; then
+        _vitrine_log "moto installed into $venv but does not import"
+        return 1
+    fi
+}
+
+# True if an HTTP server answers on 127.0.0.1:$1 (any status line will do).
+_vitrine_http_answers() {
+    local port=$1 line
+    (
+        exec 3<>"/dev/tcp/127.0.0.1/$port" || exit 1
+        printf 'GET /moto-api/ HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' >&3
+        IFS= read -r -t 2 line <&3 || exit 1
+        [[ $line == HTTP/* ]]
+    ) 2>/dev/null
+}
+
+# Starts moto's server on a free port inside $VITRINE_SERVICES_DIR/moto.
+_vitrine_moto_up() {
+    local mdir=$VITRINE_SERVICES_DIR/moto
+    local log=$mdir/moto.log pidfile=$mdir/moto.pid
+    local bin=$VITRINE_MOTO_VENV/bin/moto_server
+    local port attempt i pid ok
+
+    if [[ ! -x $bin ]]; then
+        _vitrine_log "$bin not found (call vitrine_install_prereqs first)"
+        return 1
+    fi
+    mkdir -p -- "$mdir" || return 1
+
+    for attempt in 1 2 3 4 5; do
+        port=$(_vitrine_free_ports 1) || return 1
+        VITRINE_SERVICES_MOTO_PORT=$port
+        rm -f -- "$pidfile" "$log"
+        # moto does not daemonize: it runs as our background child, with all
+        # three std streams redirected so that a CI job piping our output does
+        # not wait for it to close them.
+        "$bin" -H 127.0.0.1 -p "$port" </dev/null >"$log" 2>&1 &
+        pid=$!
+        disown "$pid" 2>/dev/null || true
+        printf '%s\n' "$pid" >"$pidfile"
+
+        # Python imports take a few seconds on a cold cache. Success means
+        # our process is still alive and something answers HTTP on the port;
+        # if another server had the port, moto would have exited.
+        ok=0
+        for ((i = 0; i < 300; i++)); do
+            _vitrine_pid_is "$pid" moto_server || break
+            if _vitrine_http_answers "$port"; then
+                _vitrine_pid_is "$pid" moto_server && ok=1
+                break
+            fi
+            sleep 0.1
+        done
+        ((ok)) && return 0
+
+        if _vitrine_pid_is "$pid" moto_server; then
+            _vitrine_log "moto on 127.0.0.1:$port did not answer HTTP within 30 s"
+            kill -KILL "$pid" 2>/dev/null || true
+        elif grep -qE 'Address already in use' "$log" 2>/dev/null && ((attempt < 5)); then
+            _vitrine_log "moto: port $port was taken meanwhile; retrying with another"
+            continue
+        else
+            _vitrine_log "moto exited before answering on 127.0.0.1:$port"
+        fi
+        _vitrine_dump_log moto "$log"
+        return 1
+    done
+    return 1
+}
+
 vitrine_services_up() {
     if [[ -n $VITRINE_SERVICES_DIR && -d $VITRINE_SERVICES_DIR ]]; then
         _vitrine_log "services already running in $VITRINE_SERVICES_DIR; call vitrine_services_down first"
@@ -322,13 +478,29 @@ vitrine_services_up() {
 
     _vitrine_pg_up || return 1
     _vitrine_redis_up || return 1
+    _vitrine_moto_up || return 1
 
     # An admin URL: tests create (and drop) their own databases from it.
     export VITRINE_TEST_DATABASE_URL="postgres://postgres@127.0.0.1:$VITRINE_SERVICES_PG_PORT/postgres"
     export VITRINE_TEST_REDIS_URL="redis://127.0.0.1:$VITRINE_SERVICES_REDIS_PORT/"
+    export VITRINE_TEST_SQS_ENDPOINT="http://127.0.0.1:$VITRINE_SERVICES_MOTO_PORT"
+    # moto takes any credentials, but the AWS SDK signs every request and
+    # wants some; real ones already in the environment are left alone.
+    local var
+    VITRINE_SERVICES_AWS_VARS=
+    for var in AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_REGION; do
+        if [[ -z ${!var:-} ]]; then
+            case $var in
+                AWS_REGION) export AWS_REGION=us-east-1 ;;
+                *) export "$var=test" ;;
+            esac
+            VITRINE_SERVICES_AWS_VARS+=" $var"
+        fi
+    done
 
     _vitrine_log "postgres 15 on 127.0.0.1:$VITRINE_SERVICES_PG_PORT ($VITRINE_TEST_DATABASE_URL, log $VITRINE_SERVICES_DIR/postgres.log)"
     _vitrine_log "redis on 127.0.0.1:$VITRINE_SERVICES_REDIS_PORT ($VITRINE_TEST_REDIS_URL, log $VITRINE_SERVICES_DIR/redis/redis.log)"
+    _vitrine_log "moto $VITRINE_MOTO_VERSION (SQS) on 127.0.0.1:$VITRINE_SERVICES_MOTO_PORT ($VITRINE_TEST_SQS_ENDPOINT, log $VITRINE_SERVICES_DIR/moto/moto.log)"
 }
 
 # Stops whatever vitrine_services_up managed to start and removes its temp
@@ -380,10 +552,30 @@ vitrine_services_down() {
         fi
     fi
 
+    if [[ -d $dir/moto ]]; then
+        pid=$(cat -- "$dir/moto/moto.pid" 2>/dev/null) || pid=
+        if [[ -n $pid ]] && _vitrine_pid_is "$pid" moto_server; then
+            kill -TERM "$pid" 2>/dev/null || true
+            for ((i = 0; i < 100; i++)); do
+                _vitrine_pid_is "$pid" moto_server || break
+                sleep 0.05
+            done
+            if _vitrine_pid_is "$pid" moto_server; then
+                kill -KILL "$pid" 2>/dev/null || true
+            fi
+        fi
+    fi
+
     rm -rf -- "$dir" || true
     VITRINE_SERVICES_DIR=
     VITRINE_SERVICES_PG_PORT=
     VITRINE_SERVICES_REDIS_PORT=
-    unset VITRINE_TEST_DATABASE_URL VITRINE_TEST_REDIS_URL
+    VITRINE_SERVICES_MOTO_PORT=
+    unset VITRINE_TEST_DATABASE_URL VITRINE_TEST_REDIS_URL VITRINE_TEST_SQS_ENDPOINT
+    if [[ -n $VITRINE_SERVICES_AWS_VARS ]]; then
+        # shellcheck disable=SC2086 # a space-separated list of names
+        unset $VITRINE_SERVICES_AWS_VARS
+    fi
+    VITRINE_SERVICES_AWS_VARS=
     return "$status"
 }

@@ -108,6 +108,30 @@ pub struct Config {
     /// Approximate length the Redis change stream is trimmed to (`MAXLEN ~`).
     #[arg(long, env = "VITRINE_FEED_STREAM_MAXLEN", default_value_t = 100_000)]
     pub feed_stream_maxlen: u64,
+
+    /// Where the search index lives (on this machine's disk, also with
+    /// Postgres); unset means `<data-dir>/search`.
+    #[arg(long, env = "VITRINE_SEARCH_DIR")]
+    pub search_dir: Option<PathBuf>,
+
+    /// Search synonyms on top of the defaults: `word=alternative|alternative,…`,
+    /// an alternative may be several words (`flex=extension lead`).
+    #[arg(long, env = "VITRINE_SEARCH_SYNONYMS", default_value = "")]
+    pub search_synonyms: String,
+
+    /// `s-maxage` (and `stale-while-revalidate`) of search answers, in seconds.
+    #[arg(long, env = "VITRINE_SEARCH_S_MAXAGE", default_value_t = 30)]
+    pub search_s_maxage: u64,
+
+    /// Shortest time between two commits of the search index while changes
+    /// flow, in milliseconds: a change is searchable about this long (plus
+    /// the relay interval) after its commit.
+    #[arg(long, env = "VITRINE_SEARCH_COMMIT_INTERVAL_MS", default_value_t = 100)]
+    pub search_commit_interval_ms: u64,
+
+    /// The sync pipeline: queue, handlers, webhooks, catalog feed.
+    #[command(flatten)]
+    pub sync: crate::sync::SyncConfig,
 }
 
 impl Config {
@@ -138,6 +162,11 @@ impl Config {
             feed_relay_interval_ms: 50,
             feed_retention_secs: 7 * 24 * 3600,
             feed_stream_maxlen: 100_000,
+            search_dir: None,
+            search_synonyms: String::new(),
+            search_s_maxage: 30,
+            search_commit_interval_ms: 100,
+            sync: crate::sync::SyncConfig::embedded(),
         }
     }
 
@@ -166,9 +195,16 @@ impl Config {
             "feed relay interval must be between 1 and 60000 ms"
         );
         anyhow::ensure!(self.feed_stream_maxlen >= 1, "feed stream maxlen must be at least 1");
+        anyhow::ensure!(
+            (1..=10_000).contains(&self.search_commit_interval_ms),
+            "search commit interval must be between 1 and 10000 ms"
+        );
+        crate::search::query::Synonyms::parse(&crate::search::schema::analyzer(), &self.search_synonyms)
+            .map_err(|e| anyhow::anyhow!("VITRINE_SEARCH_SYNONYMS: {e}"))?;
         if let Some(secret) = &self.edge_secret {
             anyhow::ensure!(secret.len() >= 32, "edge secret must be at least 32 bytes");
         }
+        self.sync.validate()?;
         if let Some(secret) = &self.jwt_secret {
             anyhow::ensure!(secret.len() >= 32, "jwt secret must be at least 32 bytes");
         }

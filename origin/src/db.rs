@@ -188,6 +188,7 @@ const POSTGRES_MIGRATIONS: MigrationSource = &[
         "change feed",
         include_str!("../migrations/postgres/0003_change_feed.sql"),
     ),
+    (4, "sync", include_str!("../migrations/postgres/0004_sync.sql")),
 ];
 
 const SQLITE_MIGRATIONS: MigrationSource = &[
@@ -206,6 +207,7 @@ const SQLITE_MIGRATIONS: MigrationSource = &[
         "change feed",
         include_str!("../migrations/sqlite/0003_change_feed.sql"),
     ),
+    (4, "sync", include_str!("../migrations/sqlite/0004_sync.sql")),
 ];
 
 fn migrator(source: MigrationSource) -> Migrator {

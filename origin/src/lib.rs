@@ -12,6 +12,10 @@
 //!   roles; [`admin`]: the role-checked admin API.
 //! - [`change_feed`]: the outbox numbered without holes (`feed_seq`), as a
 //!   long poll for edges and a Redis stream, so edges purge what changed.
+//! - [`search`]: a tantivy index of the products (typos, prefixes,
+//!   synonyms, facets, highlights), kept near real time from the change feed.
+//! - [`sync`]: the ERP webhook and catalog feed, a FIFO queue per product
+//!   (SQS or the database), idempotent versioned handlers, dead letters.
 //! - [`http`]: routing, the OpenAPI document, idempotency keys, metrics.
 //! - [`db`]: Postgres or SQLite behind one code path; [`seed`]: the demo catalog.
 //!
@@ -38,6 +42,8 @@ pub mod http;
 pub mod money;
 pub mod orders;
 pub mod outbox;
+pub mod search;
 pub mod seed;
 pub mod server;
 pub mod state;
+pub mod sync;

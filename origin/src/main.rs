@@ -1,4 +1,4 @@
-//! `vitrine-origin`: serve, migrate, seed, create-user.
+//! `vitrine-origin`: serve, migrate, seed, reindex, create-user.
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
@@ -38,6 +38,13 @@ enum Command {
         config: Config,
         #[command(flatten)]
         seed: vitrine_origin::seed::SeedArgs,
+    },
+    /// Rebuild the search index from the database, beside the one in use, and
+    /// put it in use: a running server catches it up and swaps it in between
+    /// two queries, so search never stops.
+    Reindex {
+        #[command(flatten)]
+        config: Config,
     },
     /// Create a user (this is how the first super admin is made) and print its
     /// id. The password is read from `VITRINE_NEW_PASSWORD`, else from one
@@ -86,6 +93,25 @@ async fn main() -> anyhow::Result<()> {
         Command::Seed { config, seed } => {
             let state = AppState::connect(config, true).await?;
             let report = vitrine_origin::seed::run(&state, &seed).await?;
+            println!("{report}");
+            Ok(())
+        }
+        Command::Reindex { config } => {
+            config.validate()?;
+            let embedded = config.database_url.is_none();
+            if embedded {
+                std::fs::create_dir_all(&config.data_dir)
+                    .with_context(|| format!("while creating data directory {}", config.data_dir.display()))?;
+            }
+            let db = vitrine_origin::db::Db::connect(&config.effective_database_url(), 4).await?;
+            if embedded {
+                db.migrate().await?;
+            }
+            let root = vitrine_origin::search::search_dir(&config);
+            std::fs::create_dir_all(&root)
+                .with_context(|| format!("while creating the search directory {}", root.display()))?;
+            let report = vitrine_origin::search::indexer::rebuild(&db, &root).await?;
+            db.close().await;
             println!("{report}");
             Ok(())
         }

@@ -1,5 +1,5 @@
 //! Running the origin: logging, the listener, background sweeps, the change
-//! feed's relay and publisher, and graceful shutdown.
+//! feed's relay and publisher, the search indexer, and graceful shutdown.
 
 use std::future::Future;
 use std::time::Duration;
@@ -34,8 +34,25 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
     tracing::info!(%addr, database = ?state.db.engine(), carts = state.carts.backend_name(), "origin listening");
+    crate::search::indexer::ensure_ready(&state).await?;
     let sweeper = tokio::spawn(sweep_forever(state.clone()));
     let relay = tokio::spawn(crate::change_feed::relay::run(state.clone()));
+    let indexer = tokio::spawn(crate::search::indexer::run(state.clone()));
+    let mut sync_tasks: Vec<_> = (0..state.config.sync.workers)
+        .map(|_| tokio::spawn(crate::sync::worker::Worker::of(&state).run()))
+        .collect();
+    sync_tasks.push(tokio::spawn(crate::sync::worker::watch(
+        state.sync.queue.clone(),
+        state.config.sync.queue_capacity,
+    )));
+    if state.config.sync.catalog_feed.is_some() {
+        sync_tasks.push(tokio::spawn(crate::sync::feed::run(state.clone())));
+    }
+    tracing::info!(
+        queue = state.sync.queue.kind(),
+        workers = state.config.sync.workers,
+        "sync pipeline running"
+    );
     let publisher = state
         .feed
         .stream
@@ -52,6 +69,10 @@ pub async fn serve(
     axum::serve(listener, app).with_graceful_shutdown(shutdown).await?;
     sweeper.abort();
     relay.abort();
+    indexer.abort();
+    for task in sync_tasks {
+        task.abort();
+    }
     if let Some(publisher) = publisher {
         publisher.abort();
     }

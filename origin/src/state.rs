@@ -11,6 +11,7 @@ use crate::change_feed::ChangeFeed;
 use crate::change_feed::stream::StreamPublisher;
 use crate::config::Config;
 use crate::db::Db;
+use crate::search::SearchIndex;
 
 /// Shared state of one origin process. Cheap to clone.
 #[derive(Clone, Debug)]
@@ -25,6 +26,17 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// The change feed's signals and its Redis stream publisher.
     pub feed: ChangeFeed,
+    /// The product search index.
+    pub search: SearchIndex,
+    /// The sync pipeline's queue.
+    pub sync: SyncPipeline,
+}
+
+/// What the sync pipeline shares.
+#[derive(Clone, Debug)]
+pub struct SyncPipeline {
+    /// Where ingested events wait for the handlers.
+    pub queue: crate::sync::SyncQueue,
 }
 
 impl AppState {
@@ -51,7 +63,11 @@ impl AppState {
             Some(secret) => secret.as_bytes().to_vec(),
             None => load_or_create_secret(&config)?,
         };
+        let search = SearchIndex::open(&config)?;
+        let queue = crate::sync::SyncQueue::connect(&config.sync, db.clone()).await?;
         Ok(Self {
+            sync: SyncPipeline { queue },
+            search,
             db,
             carts,
             tokens: Arc::new(TokenKeys::from_secret(&secret)),

@@ -195,7 +195,7 @@ async fn the_stream_gets_each_change_in_order_and_is_rebuilt_after_redis_restart
     }
     let published = wait_for_entries(&mut conn, &key, 3, Duration::from_secs(2)).await;
     assert_eq!(ids(&published), vec!["1-0", "2-0", "3-0"]);
-    let price_keys = format!("product:{drill} listing:tools listing:drills");
+    let price_keys = format!("product:{drill} listing:tools listing:drills search");
     let fields = |topic: &str, keys: &str| {
         HashMap::from([
             ("topic".to_owned(), topic.to_owned()),

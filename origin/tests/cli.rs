@@ -90,6 +90,46 @@ fn seed_then_serve_in_one_data_dir_serves_the_seeded_catalog() {
         "{head}"
     );
 
+    // The first start built the search index from what was seeded.
+    let search = "/api/v1/search?q=cordless%20drlil&per_page=1";
+    let (status, _, body) = get(port, search).unwrap();
+    assert_eq!(status, 200, "{body}");
+    let found: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let total = found["total"].as_u64().unwrap();
+    assert!(total > 0, "a typo still finds the seeded cordless drills: {body}");
+
+    // `reindex` while it serves: a new generation, swapped in, same answers.
+    let current = || std::fs::read_to_string(dir.path().join("search/CURRENT")).unwrap();
+    let before = current();
+    let reindex = Command::new(BIN)
+        .args(["reindex", "--data-dir", data])
+        .env_remove("DATABASE_URL")
+        .env_remove("REDIS_URL")
+        .output()
+        .unwrap();
+    assert!(
+        reindex.status.success(),
+        "reindex failed: {}",
+        String::from_utf8_lossy(&reindex.stderr)
+    );
+    let report = String::from_utf8_lossy(&reindex.stdout);
+    assert!(report.contains("300 products"), "{report}");
+    let after = current();
+    assert_ne!(before, after, "CURRENT names the new generation");
+    let start = Instant::now();
+    while dir.path().join("search").join(before.trim()).exists() {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "the server never let go of the old generation"
+        );
+        let (status, _, body) = get(port, search).unwrap();
+        assert_eq!(status, 200, "search answers throughout: {body}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let (_, _, body) = get(port, search).unwrap();
+    let again: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(again["total"].as_u64(), Some(total), "{body}");
+
     // SIGTERM: the process drains and exits successfully.
     let pid = serve.id().to_string();
     assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
@@ -116,7 +156,7 @@ fn seed_then_serve_in_one_data_dir_serves_the_seeded_catalog() {
 fn bad_settings_are_refused_with_a_clear_message() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().to_str().unwrap();
-    let cases: [(&[&str], &str); 3] = [
+    let cases: [(&[&str], &str); 4] = [
         (
             &["serve", "--data-dir", data, "--database-url", "mysql://x/y"],
             "unsupported database url scheme `mysql`",
@@ -125,6 +165,10 @@ fn bad_settings_are_refused_with_a_clear_message() {
         (
             &["serve", "--data-dir", data, "--jwt-secret", "short"],
             "jwt secret must be at least 32 bytes",
+        ),
+        (
+            &["serve", "--data-dir", data, "--search-synonyms", "hoover"],
+            "VITRINE_SEARCH_SYNONYMS: synonym entry `hoover`",
         ),
     ];
     for (args, expected) in cases {

@@ -25,20 +25,6 @@ use std::time::{Duration, Instant};
 use criterion::{Criterion, criterion_group, criterion_main};
 use vitrine_runtime::plugins::{ConfigGrant, EngineConfig, Grants, PluginHost, PluginSpec, World};
 
-fn percentiles(label: &str, mut samples: Vec<Duration>) {
-    samples.sort_unstable();
-    let at = |q: f64| samples[((samples.len() as f64 - 1.0) * q).round() as usize];
-    println!(
-        "{label}: n={} median={:.2?} p90={:.2?} p99={:.2?} p99.9={:.2?} max={:.2?}",
-        samples.len(),
-        at(0.5),
-        at(0.9),
-        at(0.99),
-        at(0.999),
-        samples[samples.len() - 1]
-    );
-}
-
 /// The plugins under test: name, component, settings.
 fn plugins() -> Vec<(&'static str, Vec<u8>, &'static [(&'static str, &'static str)])> {
     vec![
@@ -56,6 +42,7 @@ fn plugins() -> Vec<(&'static str, Vec<u8>, &'static [(&'static str, &'static st
 }
 
 fn bench(c: &mut Criterion) {
+    let percentiles = common::percentiles;
     let host = PluginHost::new(EngineConfig::default(), None).expect("host");
     let cart = common::cart(10);
     let plugins = plugins();

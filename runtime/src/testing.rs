@@ -189,7 +189,10 @@ impl TestPlugin {
             });
         }
         Ok(match input {
-            Input::Promotion(cart) => map(self.run_promotion(cart), Output::Promotion),
+            Input::Promotion { cart, line_ids } => map(self.run_promotion(cart), |adjustments| Output::Promotion {
+                adjustments,
+                line_ids: line_ids.clone(),
+            }),
             Input::Personalization { page, context } => {
                 map(self.run_personalization(page, context), Output::Personalization)
             }

@@ -77,8 +77,8 @@ fn new_build_run_a_promotion() {
     assert_eq!(
         adjustments,
         serde_json::json!([
-            {"level": "line", "line_id": "l1", "amount_minor": 12990, "reason": "10% off"},
-            {"level": "line", "line_id": "l2", "amount_minor": 99, "reason": "10% off"},
+            {"level": "line", "line": 0, "line_id": "l1", "amount_minor": 12990, "reason": "10% off"},
+            {"level": "line", "line": 1, "line_id": "l2", "amount_minor": 99, "reason": "10% off"},
         ])
     );
     assert!(stderr(&run).contains("fuel used: "), "{}", stderr(&run));

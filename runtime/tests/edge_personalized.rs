@@ -129,3 +129,63 @@ async fn a_failing_personalization_falls_back_to_the_cached_page() {
     assert_eq!(r.headers()["x-personalized"], "failed");
     assert_eq!(r.text().await.expect("body"), "{\"oops\":true}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shoppers_next_hit_reuses_their_page_until_the_page_changes() {
+    let origin = Origin::start().await;
+    origin.on("/api/v1/categories/tools/products", |_, _| {
+        let (status, mut headers, body) = page("public, max-age=600", listing());
+        headers.push(("surrogate-key", "listing:tools".into()));
+        (status, headers, body)
+    });
+    let component = first_party_plugin("personalization").unwrap_or_else(|e| panic!("{e}"));
+    let edge = EdgeUnderTest::start(origin.addr, "", &routes(&component, 10_000)).await;
+    let http = client();
+    let url = edge.url("/api/v1/categories/tools/products");
+    let cookie = |claims: ContextClaims| format!("vitrine_ctx={}", sign_context(SECRET.as_bytes(), &claims));
+    let trade = cookie(ContextClaims {
+        segments: vec!["trade".into()],
+        exp: u64::MAX / 2,
+        ..ContextClaims::default()
+    });
+    let gardener = cookie(ContextClaims {
+        recent_categories: vec!["garden".into()],
+        exp: u64::MAX / 2,
+        ..ContextClaims::default()
+    });
+    let plugin_calls = || {
+        edge.edge
+            .plugins()
+            .and_then(|h| h.counters("boost"))
+            .map_or(0, |c| c.calls)
+    };
+    let get = |cookie: &String| {
+        let request = http.get(&url).header("cookie", cookie.clone());
+        async move {
+            let r = request.send().await.expect("get");
+            assert_eq!(r.headers()["x-personalized"], "yes");
+            (x_cache(&r), ids(&r.text().await.expect("body")))
+        }
+    };
+
+    // The first hit calls the plugin; the same shopper's next ones do not.
+    for expected in ["MISS", "HIT", "HIT"] {
+        assert_eq!(
+            get(&trade).await,
+            (expected.into(), vec!["2".into(), "1".into(), "3".into()])
+        );
+    }
+    assert_eq!(plugin_calls(), 1);
+
+    // Another context is its own page.
+    assert_eq!(get(&gardener).await.1, ["3", "1", "2"]);
+    assert_eq!(plugin_calls(), 2);
+    assert_eq!(get(&gardener).await.1, ["3", "1", "2"]);
+    assert_eq!(plugin_calls(), 2);
+
+    // A new copy of the page (purged, fetched again) is personalized anew.
+    assert_eq!(edge.edge.store.purge_key("listing:tools"), 1);
+    assert_eq!(get(&trade).await.0, "MISS");
+    assert_eq!(plugin_calls(), 3);
+    assert_eq!(origin.count("/api/v1/categories/tools/products"), 2);
+}

@@ -7,9 +7,8 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use vitrine_runtime::plugins::types::{
-    Adjustment, Cart, CartLine, Customer, Level, Money, ProductSummary, ShopperContext,
-};
+use vitrine_runtime::plugins::cart::CartBuilder;
+use vitrine_runtime::plugins::types::{Adjustment, Cart, Customer, Level, Money, ProductSummary, ShopperContext};
 use vitrine_runtime::plugins::{ConfigGrant, EngineConfig, Grants, Limits, PluginHost, PluginSpec, World};
 use vitrine_runtime::testing::first_party_plugin;
 
@@ -68,31 +67,15 @@ fn host() -> PluginHost {
     host
 }
 
-fn line(id: &str, sku: &str, quantity: u32, unit_price_minor: i64, categories: &[&str], brand: &str) -> CartLine {
-    CartLine {
-        line_id: id.into(),
-        product_id: format!("p-{id}"),
-        sku: sku.into(),
-        quantity,
-        unit_price_minor,
-        categories: categories.iter().map(|c| (*c).to_owned()).collect(),
-        brand: brand.into(),
-        attributes: vec![],
-    }
-}
-
 /// A drill (1 × R1,299.00), screws (3 × R45.00) and paint (2 × R389.90),
-/// R99.00 shipping, coupon WELCOME10: line subtotal R2,213.80.
+/// R99.00 shipping, coupon WELCOME10: line subtotal R2,213.80. Lines 0, 1, 2.
 fn cart(coupon_uses: u32) -> Cart {
-    Cart {
-        currency: "ZAR".into(),
-        lines: vec![
-            line("l1", "DRL-1", 1, 129_900, &["tools", "power-tools"], "Bosch"),
-            line("l2", "SCR-8", 3, 4_500, &["hardware", "fasteners"], "Acme"),
-            line("l3", "PNT-5L", 2, 38_990, &["paint"], "Dulux"),
-        ],
-        coupon_codes: vec!["WELCOME10".into()],
-        customer: Customer {
+    let mut cart = CartBuilder::new("ZAR");
+    cart.line("p-l1", "DRL-1", 1, 129_900, &["tools", "power-tools"], "Bosch");
+    cart.line("p-l2", "SCR-8", 3, 4_500, &["hardware", "fasteners"], "Acme");
+    cart.line("p-l3", "PNT-5L", 2, 38_990, &["paint"], "Dulux");
+    cart.coupons(["WELCOME10"])
+        .customer(Customer {
             id: Some("c-1".into()),
             segments: vec![],
             coupon_uses: if coupon_uses > 0 {
@@ -100,9 +83,9 @@ fn cart(coupon_uses: u32) -> Cart {
             } else {
                 vec![]
             },
-        },
-        shipping_minor: 9_900,
-    }
+        })
+        .shipping(9_900);
+    cart.build()
 }
 
 fn adjustments(host: &PluginHost, plugin: &str, cart: &Cart) -> Vec<Adjustment> {
@@ -119,15 +102,15 @@ fn first_party_promotions_price_a_cart_as_worked_out_by_hand() {
     let sale = adjustments(&host, "category-sale", &cart);
     assert_eq!(sale.len(), 1);
     assert_eq!(
-        (sale[0].level, sale[0].line_id.as_deref(), sale[0].amount_minor),
-        (Level::Line, Some("l1"), 19_485)
+        (sale[0].level, sale[0].line, sale[0].amount_minor),
+        (Level::Line, Some(0), 19_485)
     );
     assert_eq!(sale[0].reason, "Power tools 15% off");
 
     // Buy 2 get 1 on three screws: one screw (R45.00) free.
     let bxgy = adjustments(&host, "buy-x-get-y", &cart);
     assert_eq!(bxgy.len(), 1);
-    assert_eq!((bxgy[0].line_id.as_deref(), bxgy[0].amount_minor), (Some("l2"), 4_500));
+    assert_eq!((bxgy[0].line, bxgy[0].amount_minor), (Some(1), 4_500));
 
     // R2,213.80 ≥ R1,000.00: the R99.00 shipping comes off.
     let shipping = adjustments(&host, "free-shipping", &cart);

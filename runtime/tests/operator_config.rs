@@ -11,8 +11,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use vitrine_edge_config::EdgeConfig;
+use vitrine_runtime::plugins::cart::CartBuilder;
 use vitrine_runtime::plugins::reload::ConfigWatcher;
-use vitrine_runtime::plugins::types::{Cart, CartLine, Customer, Level};
+use vitrine_runtime::plugins::types::{Cart, Customer, Level};
 use vitrine_runtime::plugins::{EngineConfig, Exclusion, FailureKind, PluginError, PluginHost, Stacking, World};
 use vitrine_runtime::testing::first_party_plugin;
 
@@ -56,31 +57,33 @@ fn sample_config() -> EdgeConfig {
     config
 }
 
-fn line(id: &str, quantity: u32, unit_price_minor: i64, categories: &[&str]) -> CartLine {
-    CartLine {
-        line_id: id.into(),
-        product_id: format!("p-{id}"),
-        sku: format!("SKU-{id}"),
-        quantity,
-        unit_price_minor,
-        categories: categories.iter().map(|c| (*c).to_owned()).collect(),
-        brand: "Acme".into(),
-        attributes: vec![],
-    }
+/// A line: its id (for the product and sku), units, unit price, categories.
+type Line<'a> = (&'a str, u32, i64, &'a [&'a str]);
+
+fn line<'a>(id: &'a str, quantity: u32, unit_price_minor: i64, categories: &'a [&'a str]) -> Line<'a> {
+    (id, quantity, unit_price_minor, categories)
 }
 
-fn cart(lines: Vec<CartLine>) -> Cart {
-    Cart {
-        currency: "ZAR".into(),
-        lines,
-        coupon_codes: vec!["WELCOME10".into()],
-        customer: Customer {
+fn cart(lines: Vec<Line<'_>>) -> Cart {
+    let mut cart = CartBuilder::new("ZAR");
+    for (id, quantity, unit, categories) in lines {
+        cart.line(
+            format!("p-{id}"),
+            format!("SKU-{id}"),
+            quantity,
+            unit,
+            categories,
+            "Acme",
+        );
+    }
+    cart.coupons(["WELCOME10"])
+        .customer(Customer {
             id: Some("c-1".into()),
             segments: vec![],
             coupon_uses: vec![],
-        },
-        shipping_minor: 9_900,
-    }
+        })
+        .shipping(9_900);
+    cart.build()
 }
 
 #[test]

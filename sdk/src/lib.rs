@@ -6,28 +6,29 @@
 //! behind a trait per world and one export macro per world:
 //!
 //! ```
-//! use vitrine_sdk::promotion::{Adjustment, Cart, Level, Promotion};
+//! use vitrine_sdk::promotion::{Adjustment, Cart, Promotion};
 //! use vitrine_sdk::{PluginError, money};
 //!
-//! /// 10% off every line.
+//! /// 10% off every line in `tools` or below.
 //! pub struct TenPercent;
 //!
 //! impl Promotion for TenPercent {
 //!     fn apply(cart: &Cart) -> Result<Vec<Adjustment>, PluginError> {
 //!         let mut out = Vec::new();
-//!         for line in &cart.lines {
+//!         // No line is in `tools`: nothing to do.
+//!         let Some(tools) = cart.category_index("tools") else {
+//!             return Ok(out);
+//!         };
+//!         for (i, line) in cart.lines.iter().enumerate() {
+//!             if !cart.in_category_at(line, tools) {
+//!                 continue;
+//!             }
 //!             let total = money::line_total(line.unit_price_minor, line.quantity)
 //!                 .ok_or_else(|| PluginError::InvalidInput("line total overflows".into()))?;
 //!             let off = money::percent_of(total, 1_000, money::Rounding::Floor)
 //!                 .ok_or_else(|| PluginError::InvalidInput("negative price".into()))?;
 //!             if off > 0 {
-//!                 out.push(Adjustment {
-//!                     level: Level::Line,
-//!                     line_id: Some(line.line_id.clone()),
-//!                     amount_minor: off,
-//!                     reason: "10% off".into(),
-//!                     coupon: None,
-//!                 });
+//!                 out.push(Adjustment::line(i, off, "10% off tools"));
 //!             }
 //!         }
 //!         Ok(out)
@@ -66,7 +67,7 @@ pub mod personalization;
 pub mod promotion;
 pub mod testing;
 
-pub use bindings::shared::vitrine::plugin::types::{Attribute, Money, PluginError};
+pub use bindings::shared::vitrine::plugin::types::{Money, PluginError};
 
 /// Makes [`alloc::CallArena`] the plugin's global allocator (on wasm32 only;
 /// host builds and tests keep the system allocator). Use it once, at the

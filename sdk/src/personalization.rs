@@ -2,7 +2,11 @@
 //! context in, the page reordered, filtered and badged out.
 //!
 //! It runs per request on a cached page, so it must be cheap; it should only
-//! reorder, drop or badge products it was given, never invent them.
+//! reorder, drop or badge products it was given, never invent them (the host
+//! refuses an answer that does, or that changes a price). It must be
+//! deterministic: the same page, context and configuration give the same
+//! answer, because the edge reuses an answer for the next shopper with the
+//! same context on the same cached page.
 //! Implement [`Personalization`] and export it with
 //! [`crate::export_personalization!`].
 

@@ -111,8 +111,9 @@ async fn price_and_stock_changes_are_numbered_from_one(o: &Origin) {
             "topic": "product.price_changed",
             "entity": format!("product:{drill}"),
             // The product's pages, and every listing up the path: a new price
-            // reorders the price-sorted pages, including ones that did not show it.
-            "surrogate_keys": [format!("product:{drill}"), "listing:tools", "listing:power-tools", "listing:drills"],
+            // reorders the price-sorted pages, including ones that did not show it,
+            // and can move the product into search results that did not show it.
+            "surrogate_keys": [format!("product:{drill}"), "listing:tools", "listing:power-tools", "listing:drills", "search"],
         }]),
         "{:?}",
         first.body

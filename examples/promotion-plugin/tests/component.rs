@@ -30,7 +30,7 @@ fn line_discounts(plugin: &TestPlugin, fixture: &str) -> Vec<(String, i64)> {
         .iter()
         .map(|a| {
             assert_eq!(a.level, Level::Line);
-            (a.line_id.clone().unwrap(), a.amount_minor)
+            (output.line_id(a).unwrap().to_owned(), a.amount_minor)
         })
         .collect()
 }

@@ -333,6 +333,9 @@ pub async fn category_products(
 /// reorders the price-sorted listings (the product can land on a page that
 /// did not show it, and so is not tagged with it), and a membership change
 /// (created, deleted, moved) adds it to or drops it from whole listings.
+/// Such changes also purge `search`, the key of every search answer: they
+/// can move the product into results that did not show it (a price range,
+/// a new product), which no `product:<id>` on those answers can reach.
 pub fn product_surrogate_keys(id: Uuid, category_path: &str, listings_change: bool) -> Vec<String> {
     let mut keys = vec![format!("product:{id}")];
     if listings_change {
@@ -341,6 +344,7 @@ pub fn product_surrogate_keys(id: Uuid, category_path: &str, listings_change: bo
                 .into_iter()
                 .map(|slug| format!("listing:{slug}")),
         );
+        keys.push("search".to_owned());
     }
     keys
 }
@@ -374,7 +378,8 @@ mod tests {
                 format!("product:{id}"),
                 "listing:tools".to_owned(),
                 "listing:power-tools".to_owned(),
-                "listing:drills".to_owned()
+                "listing:drills".to_owned(),
+                "search".to_owned()
             ]
         );
     }

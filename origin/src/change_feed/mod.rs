@@ -69,6 +69,12 @@ impl ChangeFeed {
         self.inner.relay_wake.notify_one();
     }
 
+    /// Resolves the next time this process's relay numbers new rows (enable
+    /// it before reading the feed, so a round in between is not missed).
+    pub fn sequenced(&self) -> tokio::sync::futures::Notified<'_> {
+        self.inner.sequenced.notified()
+    }
+
     /// Tells everyone waiting for new changes that there are some.
     fn announce_sequenced(&self) {
         self.inner.sequenced.notify_waiters();

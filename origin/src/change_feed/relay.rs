@@ -105,6 +105,17 @@ pub async fn unsequenced(db: &Db) -> Result<i64, sqlx::Error> {
         .fetch_one(pool).await)
 }
 
+/// Seconds since the oldest outbox row no relay has numbered yet was
+/// written (0 when there is none): how far the change feed is behind.
+pub async fn oldest_unsequenced_age(db: &Db) -> Result<f64, sqlx::Error> {
+    let oldest: Option<chrono::DateTime<chrono::Utc>> = with_db!(db, pool => sqlx::query_scalar(
+        "SELECT MIN(created_at) FROM outbox WHERE feed_seq IS NULL"
+    ).fetch_one(pool).await)?;
+    Ok(oldest.map_or(0.0, |at| {
+        (chrono::Utc::now() - at).num_milliseconds().max(0) as f64 / 1000.0
+    }))
+}
+
 /// The numbering loop: every `feed_relay_interval_ms`, and whenever this
 /// process wakes it after a write. Never returns; abort it to stop.
 pub async fn run(state: AppState) {
@@ -141,6 +152,9 @@ pub async fn run(state: AppState) {
             last_gauge = Some(Instant::now());
             if let Ok(n) = unsequenced(&state.db).await {
                 metrics::gauge!("vitrine_feed_unsequenced").set(n as f64);
+            }
+            if let Ok(age) = oldest_unsequenced_age(&state.db).await {
+                metrics::gauge!("vitrine_outbox_lag_seconds").set(age);
             }
         }
         if last_trim.is_none_or(|t| t.elapsed() >= TRIM_EVERY) {

@@ -24,6 +24,16 @@ pub fn catalog_cache_control(config: &Config) -> String {
     )
 }
 
+/// Freshness of search answers: short, because a search page can gain a
+/// product that no surrogate key on it names (a stock change purges only
+/// the products shown; price and catalog changes purge `search`).
+pub fn search_cache_control(config: &Config) -> String {
+    format!(
+        "public, max-age=0, s-maxage={}, stale-while-revalidate={}, stale-if-error={}",
+        config.search_s_maxage, config.search_s_maxage, config.catalog_stale_if_error
+    )
+}
+
 /// A strong entity tag over `body`.
 pub fn etag_of(body: &[u8]) -> String {
     let digest = Sha256::digest(body);
@@ -51,10 +61,20 @@ pub fn cacheable_json<T: Serialize>(
     surrogate_keys: &[String],
     value: &T,
 ) -> Result<Response, ApiError> {
+    cacheable_json_with(request, &catalog_cache_control(config), surrogate_keys, value)
+}
+
+/// As [`cacheable_json`], with `cache_control` instead of the catalog's.
+pub fn cacheable_json_with<T: Serialize>(
+    request: &HeaderMap,
+    cache_control: &str,
+    surrogate_keys: &[String],
+    value: &T,
+) -> Result<Response, ApiError> {
     let body = serde_json::to_vec(value).map_err(|e| ApiError::Internal(e.into()))?;
     let etag = etag_of(&body);
     let mut headers = HeaderMap::new();
-    headers.insert(header::CACHE_CONTROL, header_value(&catalog_cache_control(config))?);
+    headers.insert(header::CACHE_CONTROL, header_value(cache_control)?);
     headers.insert(header::ETAG, header_value(&etag)?);
     headers.insert(SURROGATE_KEY, header_value(&surrogate_keys.join(" "))?);
     if if_none_match(request, &etag) {

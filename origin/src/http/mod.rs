@@ -44,6 +44,7 @@ use crate::state::AppState;
         (name = "orders", description = "Orders made from carts"),
         (name = "auth", description = "Registration, login, token refresh"),
         (name = "admin", description = "Store managers and super admins"),
+        (name = "webhooks", description = "Signed calls from the ERP and payment providers"),
         (name = "internal", description = "For edges only: signed with `X-Vitrine-Edge-Signature`"),
     )
 )]
@@ -70,11 +71,13 @@ impl utoipa::Modify for BearerAuth {
 pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(crate::catalog::http::routes())
+        .merge(crate::search::http::routes())
         .merge(crate::carts::http::routes())
         .merge(crate::orders::http::routes())
         .merge(crate::auth::http::routes())
         .merge(crate::admin::routes())
         .merge(crate::change_feed::http::routes())
+        .merge(crate::sync::http::routes())
         .split_for_parts()
 }
 

@@ -196,6 +196,7 @@ pub async fn run(state: &AppState, args: &SeedArgs) -> anyhow::Result<SeedReport
                     .categories()
                     .iter()
                     .flat_map(|c| [format!("category:{}", c.slug), format!("listing:{}", c.slug)])
+                    .chain(["search".to_owned()])
                     .collect(),
                 payload: serde_json::json!({
                     "seed": args.seed,

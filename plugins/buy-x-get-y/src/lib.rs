@@ -3,7 +3,7 @@
 //!
 //! Settings (through the `config` capability):
 //! - `sku` **or** `category`: which units qualify (`sku` exact, `category` a
-//!   slug among the line's categories);
+//!   slug: lines in that category or below it);
 //! - `buy` (X ≥ 1) and `get` (Y ≥ 1);
 //! - `percent` (optional, default `100` = free): how much comes off each
 //!   rewarded unit, rounded down to the cent;
@@ -81,11 +81,11 @@ impl Settings {
         })
     }
 
-    /// Whether units of `line` qualify.
-    pub fn matches(&self, line: &CartLine) -> bool {
+    /// Whether units of `line` of `cart` qualify.
+    pub fn matches(&self, cart: &Cart, line: &CartLine) -> bool {
         match &self.target {
             Target::Sku(sku) => &line.sku == sku,
-            Target::Category(slug) => line.in_category(slug),
+            Target::Category(slug) => cart.in_category(line, slug),
         }
     }
 }
@@ -96,13 +96,12 @@ pub fn discounts(settings: &Settings, cart: &Cart) -> Result<Vec<Adjustment>, Pl
     let mut lines: Vec<(i64, usize)> = Vec::new();
     let mut units: u64 = 0;
     for (index, line) in cart.lines.iter().enumerate() {
-        if !settings.matches(line) || line.quantity == 0 {
+        if !settings.matches(cart, line) || line.quantity == 0 {
             continue;
         }
         if line.total_minor().is_none() {
             return Err(PluginError::InvalidInput(format!(
-                "line `{}` has a negative or overflowing total",
-                line.line_id
+                "line {index} has a negative or overflowing total"
             )));
         }
         lines.push((line.unit_price_minor, index));
@@ -127,12 +126,11 @@ pub fn discounts(settings: &Settings, cart: &Cart) -> Result<Vec<Adjustment>, Pl
         off_per_line[index] = money::cap(off, line.total_minor().unwrap_or(0));
     }
 
-    Ok(cart
-        .lines
-        .iter()
-        .zip(off_per_line)
+    Ok(off_per_line
+        .into_iter()
+        .enumerate()
         .filter(|(_, off)| *off > 0)
-        .map(|(line, off)| Adjustment::line(line.line_id.clone(), off, settings.reason.clone()))
+        .map(|(line, off)| Adjustment::line(line, off, settings.reason.clone()))
         .collect())
 }
 
@@ -159,10 +157,8 @@ mod tests {
     use vitrine_sdk::promotion::{self, validate};
     use vitrine_sdk::testing::{self, arb, cart, line};
 
-    fn sock(id: &str, qty: u32, unit: i64) -> CartLine {
-        let mut l = line(id, &format!("SOCK-{id}"), qty, unit);
-        l.categories = vec!["socks".into()];
-        l
+    fn sock(id: &str, qty: u32, unit: i64) -> testing::Line {
+        line(&format!("SOCK-{id}"), qty, unit).in_categories(&["socks"])
     }
 
     fn settings(pairs: &[(&str, &str)]) -> Result<Settings, PluginError> {
@@ -174,12 +170,12 @@ mod tests {
         // 4 socks: 2 × 80.00 and 2 × 30.00 → one group of 3 → the cheapest unit (30.00) is free.
         let c = cart(
             "ZAR",
-            vec![sock("a", 2, 8_000), sock("b", 2, 3_000), line("h", "HAT", 5, 100)],
+            vec![sock("a", 2, 8_000), sock("b", 2, 3_000), line("HAT", 5, 100)],
         );
         let s = settings(&[("category", "socks"), ("buy", "2"), ("get", "1")]).unwrap();
         assert_eq!(
             discounts(&s, &c).unwrap(),
-            vec![Adjustment::line("b", 3_000, "Buy 2 get 1")]
+            vec![Adjustment::line(1, 3_000, "Buy 2 get 1")]
         );
     }
 
@@ -194,8 +190,8 @@ mod tests {
         assert_eq!(
             discounts(&s, &c).unwrap(),
             vec![
-                Adjustment::line("b", 3_000, "3 for 2"),
-                Adjustment::line("c", 1_000, "3 for 2")
+                Adjustment::line(1, 3_000, "3 for 2"),
+                Adjustment::line(2, 1_000, "3 for 2")
             ]
         );
     }
@@ -203,11 +199,11 @@ mod tests {
     #[test]
     fn half_price_on_the_rewarded_unit_rounds_down() {
         // buy 1 get 1 at 50 %: 2 units of 9.99 → 4.995 → 4.99 off.
-        let c = cart("ZAR", vec![line("a", "SKU-1", 2, 999)]);
+        let c = cart("ZAR", vec![line("SKU-1", 2, 999)]);
         let s = settings(&[("sku", "SKU-1"), ("buy", "1"), ("get", "1"), ("percent", "50")]).unwrap();
         assert_eq!(
             discounts(&s, &c).unwrap(),
-            vec![Adjustment::line("a", 499, "Buy 1 get 1")]
+            vec![Adjustment::line(0, 499, "Buy 1 get 1")]
         );
     }
 
@@ -235,10 +231,10 @@ mod tests {
     #[test]
     fn runs_through_the_config_capability() {
         testing::set_config(&[("sku", "SKU-1"), ("buy", "1"), ("get", "1")]);
-        let c = cart("ZAR", vec![line("a", "SKU-1", 2, 500)]);
+        let c = cart("ZAR", vec![line("SKU-1", 2, 500)]);
         assert_eq!(
             promotion::run::<BuyXGetY>(&c).unwrap(),
-            vec![Adjustment::line("a", 500, "Buy 1 get 1")]
+            vec![Adjustment::line(0, 500, "Buy 1 get 1")]
         );
     }
 
@@ -266,9 +262,9 @@ mod tests {
         fn never_negative_never_above_the_line_and_deterministic(s in arb_settings(), c in arb::cart()) {
             let first = discounts(&s, &c).unwrap();
             prop_assert_eq!(validate(&c, &first), Ok(()));
-            let units: u64 = c.lines.iter().filter(|l| s.matches(l)).map(|l| u64::from(l.quantity)).sum();
+            let units: u64 = c.lines.iter().filter(|l| s.matches(&c, l)).map(|l| u64::from(l.quantity)).sum();
             let rewarded = units / (u64::from(s.buy) + u64::from(s.get)) * u64::from(s.get);
-            let max_unit = c.lines.iter().filter(|l| s.matches(l)).map(|l| l.unit_price_minor).max().unwrap_or(0);
+            let max_unit = c.lines.iter().filter(|l| s.matches(&c, l)).map(|l| l.unit_price_minor).max().unwrap_or(0);
             let total: i64 = first.iter().map(|a| a.amount_minor).sum();
             // Never more than the rewarded units at the dearest qualifying price.
             prop_assert!(i128::from(total) <= i128::from(rewarded) * i128::from(max_unit));

@@ -2,8 +2,8 @@
 //! category or of a brand.
 //!
 //! Settings (through the `config` capability):
-//! - `category`: a category slug; a line matches if any of its categories is
-//!   exactly this slug;
+//! - `category`: a category slug; a line matches if it is in this category
+//!   or below it;
 //! - `brand`: a brand, compared case-insensitively; at least one of
 //!   `category` and `brand` is required, and when both are set a line must
 //!   match both;
@@ -80,20 +80,23 @@ impl Settings {
         })
     }
 
-    /// Whether `line` is on sale.
-    pub fn matches(&self, line: &CartLine) -> bool {
-        self.category.as_deref().is_none_or(|c| line.in_category(c))
-            && self.brand.as_deref().is_none_or(|b| line.brand.eq_ignore_ascii_case(b))
+    /// Whether `line` of `cart` is on sale.
+    pub fn matches(&self, cart: &Cart, line: &CartLine) -> bool {
+        self.category.as_deref().is_none_or(|c| cart.in_category(line, c))
+            && self
+                .brand
+                .as_deref()
+                .is_none_or(|b| cart.brand(line).eq_ignore_ascii_case(b))
     }
 }
 
 /// The adjustments `settings` give `cart`.
 pub fn discounts(settings: &Settings, cart: &Cart) -> Result<Vec<Adjustment>, PluginError> {
     let mut out = Vec::new();
-    for line in cart.lines.iter().filter(|l| settings.matches(l)) {
-        let total = line.total_minor().ok_or_else(|| {
-            PluginError::InvalidInput(format!("line `{}` has a negative or overflowing total", line.line_id))
-        })?;
+    for (i, line) in cart.lines.iter().enumerate().filter(|(_, l)| settings.matches(cart, l)) {
+        let total = line
+            .total_minor()
+            .ok_or_else(|| PluginError::InvalidInput(format!("line {i} has a negative or overflowing total")))?;
         let off = match settings.discount {
             Discount::PercentBps(bps) => money::percent_of(total, bps, Rounding::Floor).unwrap_or(0),
             Discount::FixedPerUnitMinor(fixed) => {
@@ -103,7 +106,7 @@ pub fn discounts(settings: &Settings, cart: &Cart) -> Result<Vec<Adjustment>, Pl
         };
         let off = money::cap(off, total);
         if off > 0 {
-            out.push(Adjustment::line(line.line_id.clone(), off, settings.reason.clone()));
+            out.push(Adjustment::line(i, off, settings.reason.clone()));
         }
     }
     Ok(out)
@@ -132,11 +135,10 @@ mod tests {
     use vitrine_sdk::promotion::{self, validate};
     use vitrine_sdk::testing::{self, arb, cart, line};
 
-    fn shoe(id: &str, qty: u32, unit: i64, brand: &str) -> CartLine {
-        let mut l = line(id, &format!("SKU-{id}"), qty, unit);
-        l.categories = vec!["clothing".into(), "shoes".into()];
-        l.brand = brand.into();
-        l
+    fn shoe(id: &str, qty: u32, unit: i64, brand: &str) -> testing::Line {
+        line(&format!("SKU-{id}"), qty, unit)
+            .in_categories(&["clothing", "shoes"])
+            .by(brand)
     }
 
     fn settings(pairs: &[(&str, &str)]) -> Result<Settings, PluginError> {
@@ -146,12 +148,9 @@ mod tests {
     #[test]
     fn percent_off_a_category_rounds_down() {
         // 2 × 19.99 = 39.98; 15 % = 5.997 → 5.99. The hat is not in `shoes`.
-        let c = cart("ZAR", vec![shoe("a", 2, 1_999, "acme"), line("h", "HAT", 1, 5_000)]);
+        let c = cart("ZAR", vec![shoe("a", 2, 1_999, "acme"), line("HAT", 1, 5_000)]);
         let s = settings(&[("category", "shoes"), ("percent", "15"), ("reason", "Shoe week")]).unwrap();
-        assert_eq!(
-            discounts(&s, &c).unwrap(),
-            vec![Adjustment::line("a", 599, "Shoe week")]
-        );
+        assert_eq!(discounts(&s, &c).unwrap(), vec![Adjustment::line(0, 599, "Shoe week")]);
     }
 
     #[test]
@@ -161,10 +160,7 @@ mod tests {
         let s = settings(&[("category", "shoes"), ("fixed_minor", "5000")]).unwrap();
         assert_eq!(
             discounts(&s, &c).unwrap(),
-            vec![
-                Adjustment::line("a", 15_000, "Sale"),
-                Adjustment::line("b", 6_000, "Sale")
-            ]
+            vec![Adjustment::line(0, 15_000, "Sale"), Adjustment::line(1, 6_000, "Sale")]
         );
     }
 
@@ -172,11 +168,11 @@ mod tests {
     fn brand_and_category_must_both_match() {
         let c = cart("ZAR", vec![shoe("a", 1, 1_000, "ACME"), shoe("z", 1, 1_000, "zenith")]);
         let s = settings(&[("category", "shoes"), ("brand", "acme"), ("percent", "50")]).unwrap();
-        assert_eq!(discounts(&s, &c).unwrap(), vec![Adjustment::line("a", 500, "Sale")]);
+        assert_eq!(discounts(&s, &c).unwrap(), vec![Adjustment::line(0, 500, "Sale")]);
         let brand_only = settings(&[("brand", "zenith"), ("percent", "10")]).unwrap();
         assert_eq!(
             discounts(&brand_only, &c).unwrap(),
-            vec![Adjustment::line("z", 100, "Sale")]
+            vec![Adjustment::line(1, 100, "Sale")]
         );
     }
 
@@ -208,7 +204,7 @@ mod tests {
         let c = cart("ZAR", vec![shoe("a", 1, 1_000, "acme")]);
         assert_eq!(
             promotion::run::<CategorySale>(&c).unwrap(),
-            vec![Adjustment::line("a", 100, "Sale")]
+            vec![Adjustment::line(0, 100, "Sale")]
         );
         testing::set_config(&[]);
         assert!(matches!(
@@ -240,10 +236,10 @@ mod tests {
             let first = discounts(&s, &c).unwrap();
             prop_assert_eq!(validate(&c, &first), Ok(()));
             for adjustment in &first {
-                let line = c.lines.iter().find(|l| Some(&l.line_id) == adjustment.line_id.as_ref()).unwrap();
+                let line = &c.lines[adjustment.line.unwrap() as usize];
                 prop_assert!(adjustment.amount_minor > 0);
                 prop_assert!(adjustment.amount_minor <= line.total_minor().unwrap());
-                prop_assert!(s.matches(line));
+                prop_assert!(s.matches(&c, line));
             }
             prop_assert_eq!(discounts(&s, &c).unwrap(), first);
         }

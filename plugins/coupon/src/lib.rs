@@ -148,7 +148,7 @@ mod tests {
 
     fn with_coupon(code: &str, customer: Option<&str>, uses: u32) -> Cart {
         // Subtotal: 3 × 33.33 + 1 × 0.01 = 100.00
-        let mut c = cart("ZAR", vec![line("a", "A", 3, 3_333), line("b", "B", 1, 1)]);
+        let mut c = cart("ZAR", vec![line("A", 3, 3_333), line("B", 1, 1)]);
         c.coupon_codes = vec![code.into()];
         c.customer.id = customer.map(str::to_owned);
         c.customer.coupon_uses = vec![(code.into(), uses)];

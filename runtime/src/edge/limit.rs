@@ -36,17 +36,18 @@ impl RateLimiter {
         }
         let burst = f64::from(self.limit.burst);
         let rate = f64::from(self.limit.per_second);
-        let bucket = match self.buckets.get(&client) {
-            Some(bucket) => bucket,
-            None => {
-                let bucket = Arc::new(Mutex::new(Bucket {
+        // One bucket per client even when its first requests race: the
+        // cache lets one caller create it and the others wait the moment
+        // that takes, so concurrent first requests share one burst.
+        let bucket = self
+            .buckets
+            .get_or_insert_with(&client, || {
+                Ok::<_, std::convert::Infallible>(Arc::new(Mutex::new(Bucket {
                     tokens: burst,
                     at: Instant::now(),
-                }));
-                self.buckets.insert(client, Arc::clone(&bucket));
-                bucket
-            }
-        };
+                })))
+            })
+            .unwrap_or_else(|never| match never {});
         let mut b = bucket.lock().unwrap_or_else(PoisonError::into_inner);
         let now = Instant::now();
         b.tokens = (b.tokens + now.duration_since(b.at).as_secs_f64() * rate).min(burst);
@@ -80,6 +81,32 @@ mod tests {
         assert!(limiter.take(b).is_ok(), "another client has its own bucket");
         std::thread::sleep(Duration::from_millis(120));
         assert!(limiter.take(a).is_ok(), "a token came back");
+    }
+
+    #[test]
+    fn a_clients_racing_first_requests_share_one_burst() {
+        // per_second = 1: no token comes back within the few milliseconds
+        // the threads take, so exactly `burst` of them get through.
+        for _ in 0..50 {
+            let limiter = Arc::new(RateLimiter::new(RateLimit {
+                per_second: 1,
+                burst: 2,
+            }));
+            let start = Arc::new(std::sync::Barrier::new(8));
+            let admitted: usize = (0..8)
+                .map(|_| {
+                    let (limiter, start) = (Arc::clone(&limiter), Arc::clone(&start));
+                    std::thread::spawn(move || {
+                        start.wait();
+                        limiter.take("10.0.0.1".parse().expect("ip")).is_ok()
+                    })
+                })
+                .collect::<Vec<_>>()
+                .into_iter()
+                .map(|t| usize::from(t.join().expect("thread")))
+                .sum();
+            assert_eq!(admitted, 2);
+        }
     }
 
     #[test]

@@ -12,9 +12,6 @@
 //!   personalization plugins run on a cached listing page;
 //! - [`server`]: the HTTP server (slow-client and header-size limits,
 //!   graceful drain) and the operations endpoints.
-//!
-//! Not yet: personalization plugins on cached pages (routes refuse a
-//! `personalize` list until it is).
 
 pub mod coalesce;
 pub mod feed;

@@ -7,9 +7,10 @@
 //!   malformed, forged, expired or over the caps gives an empty context: a
 //!   shopper is never refused a page because of it.
 //! - [`personalize_listing`]: runs the route's personalization plugins, in
-//!   order, on a category listing page and rebuilds the page from the
-//!   origin's own product objects, in the plugins' order, with their badges.
-//!   Any [`PersonalizeError`] means "serve the page as cached".
+//!   order, on a category listing page ([`ListingPage`], read once when the
+//!   page is stored) and writes the page from the origin's own bytes, in
+//!   the plugins' order, with their badges. Any [`PersonalizeError`] means
+//!   "serve the page as cached".
 //!
 //! # The cookie
 //!
@@ -33,7 +34,9 @@
 //! assert_eq!(context.segments, ["trade"]);
 //! ```
 
+use std::borrow::Cow;
 use std::collections::HashMap;
+use std::ops::Range;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -41,7 +44,7 @@ use bytes::Bytes;
 use hmac::{Hmac, Mac};
 use http::HeaderMap;
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use serde_json::value::RawValue;
 use sha2::Sha256;
 
 use crate::plugins::types::{Money, ProductSummary, ShopperContext};
@@ -300,135 +303,290 @@ fn not_a_listing(reason: impl Into<String>) -> PersonalizeError {
     PersonalizeError::NotAListing { reason: reason.into() }
 }
 
-/// `body`, a category listing page (`{"products": [...], ...}`), personalized
-/// for `context` by `plugins` in order, each working on the previous one's answer.
+/// A cached listing page (`{"products": [...], ...}`) read once for
+/// personalization: the products' summaries the plugins take, and where each
+/// product's JSON object (and its `badges` member) lies in the page. A
+/// personalized copy is then written by copying the origin's own bytes in
+/// the plugins' order: a hit parses no JSON and writes only new badges.
 ///
-/// The page keeps every top-level field and every field of each product the
-/// plugins kept; only the products' order and their `badges` (set to the
-/// last plugin's) change. Products the plugins dropped are gone. With no
-/// plugins, the page is returned as is.
+/// The edge keeps one with each cached page (made on its first personalized
+/// hit), so reading the page is paid once per page, not per shopper.
+#[derive(Debug)]
+pub struct ListingPage {
+    /// Unique to this reading of a page in this process.
+    id: u64,
+    body: Bytes,
+    /// The products array's contents, between its `[` and `]`.
+    items: Range<usize>,
+    products: Vec<Placed>,
+    summaries: Vec<ProductSummary>,
+    /// Product id → its index in `products`.
+    position: HashMap<String, usize>,
+}
+
+#[derive(Debug)]
+struct Placed {
+    /// The product's object, `{` to `}`.
+    object: Range<usize>,
+    /// The value of its `badges` member, when it has one.
+    badges: Option<Range<usize>>,
+}
+
+/// The fields of a listing read for personalization; the rest of the page is
+/// validated as JSON and kept as bytes.
+#[derive(Deserialize)]
+struct RawListing<'a> {
+    #[serde(borrow)]
+    products: &'a RawValue,
+}
+
+#[derive(Deserialize)]
+struct RawProduct<'a> {
+    #[serde(borrow)]
+    id: Cow<'a, str>,
+    #[serde(borrow)]
+    sku: Cow<'a, str>,
+    #[serde(borrow)]
+    name: Cow<'a, str>,
+    #[serde(borrow)]
+    brand: Cow<'a, str>,
+    #[serde(borrow)]
+    category: Cow<'a, str>,
+    #[serde(borrow)]
+    price: RawPrice<'a>,
+    in_stock: bool,
+    #[serde(borrow, default, deserialize_with = "present")]
+    badges: Option<&'a RawValue>,
+}
+
+#[derive(Deserialize)]
+struct RawPrice<'a> {
+    amount_minor: i64,
+    #[serde(borrow)]
+    currency: Cow<'a, str>,
+}
+
+/// A member that is there, whatever its value (`null` included), so that
+/// writing new badges replaces it instead of adding a second `badges`.
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<&'de RawValue>, D::Error> {
+    <&RawValue>::deserialize(d).map(Some)
+}
+
+/// Where `part`, a slice of `body`, starts in it.
+fn offset(body: &[u8], part: &str) -> usize {
+    (part.as_ptr() as usize).wrapping_sub(body.as_ptr() as usize)
+}
+
+fn span(body: &[u8], part: &str) -> Range<usize> {
+    let start = offset(body, part);
+    start..start + part.len()
+}
+
+impl ListingPage {
+    /// Reads `body`; anything but a listing page of well-formed products is
+    /// [`PersonalizeError::NotAListing`], with the reason.
+    pub fn parse(body: &Bytes) -> Result<Self, PersonalizeError> {
+        let listing: RawListing<'_> =
+            serde_json::from_slice(body).map_err(|e| not_a_listing(format!("not a listing object: {e}")))?;
+        let array = listing.products.get();
+        let raw: Vec<&RawValue> =
+            serde_json::from_str(array).map_err(|e| not_a_listing(format!("`products` is not an array: {e}")))?;
+        let whole = span(body, array);
+        let items = whole.start + 1..whole.end - 1;
+        let mut products = Vec::with_capacity(raw.len());
+        let mut summaries = Vec::with_capacity(raw.len());
+        let mut position = HashMap::with_capacity(raw.len());
+        for (i, object) in raw.into_iter().enumerate() {
+            let text = object.get();
+            let product: RawProduct<'_> =
+                serde_json::from_str(text).map_err(|e| not_a_listing(format!("products[{i}]: {e}")))?;
+            let badges = match product.badges.map(RawValue::get) {
+                None | Some("null") => Vec::new(),
+                Some(list) => serde_json::from_str::<Vec<String>>(list)
+                    .map_err(|e| not_a_listing(format!("products[{i}].badges: {e}")))?,
+            };
+            if position.insert(product.id.clone().into_owned(), i).is_some() {
+                return Err(not_a_listing(format!(
+                    "products[{i}]: product `{}` appears twice",
+                    product.id
+                )));
+            }
+            products.push(Placed {
+                object: span(body, text),
+                badges: product.badges.map(|b| span(body, b.get())),
+            });
+            summaries.push(ProductSummary {
+                id: product.id.into_owned(),
+                sku: product.sku.into_owned(),
+                name: product.name.into_owned(),
+                brand: product.brand.into_owned(),
+                category: product.category.into_owned(),
+                price: Money {
+                    amount_minor: product.price.amount_minor,
+                    currency: product.price.currency.into_owned(),
+                },
+                in_stock: product.in_stock,
+                badges,
+            });
+        }
+        static READS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        Ok(Self {
+            id: READS.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            body: body.clone(),
+            items,
+            products,
+            summaries,
+            position,
+        })
+    }
+
+    /// Unique to this page as stored: a new copy of the page (a refill,
+    /// a purge and a refetch) is read into a page of its own.
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// The products as the plugins see them, in the page's order.
+    pub fn summaries(&self) -> &[ProductSummary] {
+        &self.summaries
+    }
+
+    /// How many products the page lists.
+    pub fn len(&self) -> usize {
+        self.products.len()
+    }
+
+    /// Whether the page lists no product.
+    pub fn is_empty(&self) -> bool {
+        self.products.is_empty()
+    }
+
+    /// Roughly the bytes it holds besides the page itself (which it shares
+    /// with the cache entry): the summaries and the index.
+    pub fn weight(&self) -> usize {
+        let strings = |p: &ProductSummary| {
+            p.id.len() * 2
+                + p.sku.len()
+                + p.name.len()
+                + p.brand.len()
+                + p.category.len()
+                + p.price.currency.len()
+                + p.badges.iter().map(|b| b.len() + 24).sum::<usize>()
+        };
+        let per_product = std::mem::size_of::<ProductSummary>() + std::mem::size_of::<Placed>() + 8 * 24;
+        self.summaries.iter().map(strings).sum::<usize>() + self.summaries.len() * per_product
+    }
+
+    /// The page with its products as `answer` has them: that order, those
+    /// badges. Every product of `answer` must be on the page.
+    fn write(&self, answer: &[ProductSummary]) -> Result<Bytes, String> {
+        let body = &self.body[..];
+        let mut out = Vec::with_capacity(body.len() + 64 * answer.len().min(64));
+        out.extend_from_slice(&body[..self.items.start]);
+        for (n, summary) in answer.iter().enumerate() {
+            let i = *self
+                .position
+                .get(summary.id.as_str())
+                .ok_or_else(|| summary.id.clone())?;
+            let placed = &self.products[i];
+            if n > 0 {
+                out.push(b',');
+            }
+            let object = placed.object.clone();
+            // Every product of a personalized page has its `badges` list.
+            let kept = summary.badges == self.summaries[i].badges
+                && placed.badges.as_ref().is_some_and(|v| &body[v.clone()] != b"null");
+            if kept {
+                out.extend_from_slice(&body[object]);
+                continue;
+            }
+            let badges = if summary.badges.is_empty() {
+                b"[]".to_vec()
+            } else {
+                serde_json::to_vec(&summary.badges).unwrap_or_else(|_| unreachable!("strings serialize"))
+            };
+            match &placed.badges {
+                Some(value) => {
+                    out.extend_from_slice(&body[object.start..value.start]);
+                    out.extend_from_slice(&badges);
+                    out.extend_from_slice(&body[value.end..object.end]);
+                }
+                None => {
+                    // Before the closing brace (a product has at least its id).
+                    out.extend_from_slice(&body[object.start..object.end - 1]);
+                    out.extend_from_slice(br#","badges":"#);
+                    out.extend_from_slice(&badges);
+                    out.push(b'}');
+                }
+            }
+        }
+        out.extend_from_slice(&body[self.items.end..]);
+        Ok(Bytes::from(out))
+    }
+}
+
+/// `context` as bytes that are equal exactly when two contexts are:
+/// each field's strings, each prefixed with its length.
+pub fn context_key(context: &ShopperContext) -> Box<[u8]> {
+    let mut key = Vec::with_capacity(64);
+    let mut put = |field: u8, values: &mut dyn Iterator<Item = &String>| {
+        key.push(field);
+        for value in values {
+            key.extend_from_slice(&u32::try_from(value.len()).unwrap_or(u32::MAX).to_le_bytes());
+            key.extend_from_slice(value.as_bytes());
+        }
+    };
+    put(b's', &mut context.segments.iter());
+    put(b'l', &mut context.locale.iter());
+    put(b'v', &mut context.recently_viewed.iter());
+    put(b'c', &mut context.recent_categories.iter());
+    put(b'p', &mut context.on_promotion.iter());
+    key.into_boxed_slice()
+}
+
+/// [`ListingPage::parse`] for a cache entry: the page, shared, or the reason
+/// it is not a listing.
+pub fn read_listing(body: &Bytes) -> Result<std::sync::Arc<ListingPage>, String> {
+    match ListingPage::parse(body) {
+        Ok(page) => Ok(std::sync::Arc::new(page)),
+        Err(PersonalizeError::NotAListing { reason }) => Err(reason),
+        Err(other) => Err(other.to_string()),
+    }
+}
+
+/// `page` personalized for `context` by `plugins` in order, each working on
+/// the previous one's answer.
+///
+/// The page keeps every top-level field, byte for byte, and every product
+/// the plugins kept, byte for byte but for `badges` (set to the last
+/// plugin's); only the products' order changes. Products the plugins dropped
+/// are gone. With no plugins, the page is returned as it is.
 pub fn personalize_listing(
     host: &PluginHost,
     plugins: &[String],
-    body: &[u8],
+    page: &ListingPage,
     context: &ShopperContext,
 ) -> Result<Bytes, PersonalizeError> {
-    if plugins.is_empty() {
-        return Ok(Bytes::copy_from_slice(body));
-    }
-    let mut page: Value = serde_json::from_slice(body).map_err(|e| not_a_listing(format!("not JSON: {e}")))?;
-    let Some(top) = page.as_object_mut() else {
-        return Err(not_a_listing("not a JSON object"));
-    };
-    let Some(Value::Array(products)) = top.get_mut("products") else {
-        return Err(not_a_listing("no `products` array"));
-    };
-    let originals = std::mem::take(products);
-
-    let mut summaries = Vec::with_capacity(originals.len());
-    let mut position: HashMap<&str, usize> = HashMap::with_capacity(originals.len());
-    for (i, product) in originals.iter().enumerate() {
-        let (id, summary) = summary(product).map_err(|reason| not_a_listing(format!("products[{i}]: {reason}")))?;
-        if position.insert(id, i).is_some() {
-            return Err(not_a_listing(format!("products[{i}]: product `{id}` appears twice")));
-        }
-        summaries.push(summary);
-    }
-
-    let mut seen = vec![false; originals.len()];
+    let mut answer: Option<Vec<ProductSummary>> = None;
     for plugin in plugins {
-        let answer = host
-            .call_personalization(plugin, &summaries, context)
+        let input = answer.as_deref().unwrap_or(&page.summaries[..]);
+        // The host checks that an answer holds only products of its input,
+        // each once, at their prices.
+        let next = host
+            .call_personalization(plugin, input, context)
             .map_err(|source| PersonalizeError::Plugin {
                 plugin: plugin.clone(),
                 source,
             })?;
-        seen.fill(false);
-        for product in &answer {
-            match position.get(product.id.as_str()) {
-                Some(&i) if !std::mem::replace(&mut seen[i], true) => {}
-                _ => {
-                    return Err(PersonalizeError::ForeignProduct {
-                        plugin: plugin.clone(),
-                        product: product.id.clone(),
-                    });
-                }
-            }
-        }
-        summaries = answer;
+        answer = Some(next);
     }
-
-    // Every id was checked against `position` above; the lookups cannot miss.
-    let order: Vec<usize> = summaries
-        .iter()
-        .filter_map(|p| position.get(p.id.as_str()).copied())
-        .collect();
-    debug_assert_eq!(order.len(), summaries.len());
-    drop(position);
-    let mut originals: Vec<Option<Value>> = originals.into_iter().map(Some).collect();
-    let rebuilt = order
-        .into_iter()
-        .zip(summaries)
-        .filter_map(|(i, summary)| {
-            let mut product = originals.get_mut(i)?.take()?;
-            if let Value::Object(fields) = &mut product {
-                let badges = summary.badges.into_iter().map(Value::String).collect();
-                fields.insert("badges".to_owned(), Value::Array(badges));
-            }
-            Some(product)
-        })
-        .collect();
-    top.insert("products".to_owned(), Value::Array(rebuilt));
-    // Room for the page and the badges, so the buffer is not regrown as it is written.
-    let mut out = Vec::with_capacity(body.len() + body.len() / 8);
-    serde_json::to_writer(&mut out, &page).unwrap_or_else(|_| unreachable!("a `Value` always serializes"));
-    Ok(Bytes::from(out))
-}
-
-/// A listing's product as the plugins see it, and its id.
-fn summary(product: &Value) -> Result<(&str, ProductSummary), String> {
-    let fields = product.as_object().ok_or("not an object")?;
-    let id = string(fields, "id")?;
-    let price = fields
-        .get("price")
-        .and_then(Value::as_object)
-        .ok_or("no `price` object")?;
-    let amount_minor = price
-        .get("amount_minor")
-        .and_then(Value::as_i64)
-        .ok_or("no integer `price.amount_minor`")?;
-    let badges = match fields.get("badges") {
-        None | Some(Value::Null) => Vec::new(),
-        Some(Value::Array(badges)) => badges
-            .iter()
-            .map(|b| b.as_str().map(str::to_owned).ok_or("`badges` holds a non-string"))
-            .collect::<Result<_, _>>()?,
-        Some(_) => return Err("`badges` is not an array".into()),
+    let Some(answer) = answer else {
+        return Ok(page.body.clone());
     };
-    let summary = ProductSummary {
-        id: id.to_owned(),
-        sku: string(fields, "sku")?.to_owned(),
-        name: string(fields, "name")?.to_owned(),
-        brand: string(fields, "brand")?.to_owned(),
-        category: string(fields, "category")?.to_owned(),
-        price: Money {
-            amount_minor,
-            currency: string(price, "currency").map_err(|e| format!("price: {e}"))?.to_owned(),
-        },
-        in_stock: fields
-            .get("in_stock")
-            .and_then(Value::as_bool)
-            .ok_or("no boolean `in_stock`")?,
-        badges,
-    };
-    Ok((id, summary))
-}
-
-fn string<'a>(fields: &'a Map<String, Value>, name: &str) -> Result<&'a str, String> {
-    fields
-        .get(name)
-        .and_then(Value::as_str)
-        .ok_or_else(|| format!("no string `{name}`"))
+    page.write(&answer).map_err(|product| PersonalizeError::ForeignProduct {
+        plugin: plugins.last().cloned().unwrap_or_default(),
+        product,
+    })
 }
 
 #[cfg(test)]

@@ -42,7 +42,7 @@ use super::origin::{OriginClient, OriginError, OriginResponse};
 use super::personalize;
 use super::policy::{self, Directives, RequestRules, Use};
 use super::store::{CachedResponse, IgnoredParams, PageStore, cache_key};
-use crate::plugins::PluginHost;
+use crate::plugins::{PluginHost, World};
 
 /// `X-Cache`: what the cache did.
 pub const X_CACHE: HeaderName = HeaderName::from_static("x-cache");
@@ -72,6 +72,29 @@ pub struct Edge {
     pub(crate) stats: Stats,
     served: Served,
     plugins: Option<Arc<PluginHost>>,
+    /// Personalized pages already made: for one stored page, one version of
+    /// the route's plugins and one shopper context, the answer is the same
+    /// (personalization plugins are deterministic by contract), so a
+    /// shopper's next hit on the page reuses it. Bounded by bytes (an
+    /// eighth of the page store's capacity); a purged page's answers are
+    /// never looked up again and age out.
+    answers: quick_cache::sync::Cache<AnswerKey, Bytes, AnswerWeight>,
+}
+
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct AnswerKey {
+    page: u64,
+    plugins: Box<[u64]>,
+    context: Box<[u8]>,
+}
+
+#[derive(Clone)]
+struct AnswerWeight;
+
+impl quick_cache::Weighter<AnswerKey, Bytes> for AnswerWeight {
+    fn weight(&self, key: &AnswerKey, page: &Bytes) -> u64 {
+        u64::try_from(page.len() + key.context.len() + 8 * key.plugins.len() + 96).unwrap_or(u64::MAX)
+    }
 }
 
 impl std::fmt::Debug for Edge {
@@ -157,6 +180,11 @@ impl Edge {
             ignored: IgnoredParams::new(&edge.ignore_params),
             refreshing: Mutex::new(HashSet::new()),
             hit_for_pass: quick_cache::sync::Cache::new(10_000),
+            answers: {
+                let bytes = (edge.cache_bytes / 8).max(1 << 20);
+                let items = usize::try_from(bytes / (16 << 10)).unwrap_or(usize::MAX).max(64);
+                quick_cache::sync::Cache::with_weighter(items, bytes, AnswerWeight)
+            },
             limiter: RateLimiter::new(edge.rate_limit),
             stats: Stats::default(),
             served: Served::new(),
@@ -170,6 +198,11 @@ impl Edge {
     pub fn with_plugins(mut self, host: Arc<PluginHost>) -> Self {
         self.plugins = Some(host);
         self
+    }
+
+    /// The plugin host, when it has one.
+    pub fn plugins(&self) -> Option<&Arc<PluginHost>> {
+        self.plugins.as_ref()
     }
 
     /// Its config.
@@ -337,6 +370,7 @@ async fn personalized(
         .map_or(0, |d| d.as_secs());
     let secret = edge.config.edge.signing_secret.as_ref().map(|s| s.expose().as_bytes());
     let context = personalize::context_from_headers(request.headers(), secret, now);
+    let head = *request.method() == Method::HEAD;
     // The shopper's validators would match the shared page, not theirs.
     let (mut parts, body) = request.into_parts();
     parts.headers.remove(header::IF_NONE_MATCH);
@@ -349,28 +383,70 @@ async fn personalized(
         return response;
     }
     let (mut parts, body) = response.into_parts();
-    let Ok(page) = body.collect().await.map(http_body_util::Collected::to_bytes) else {
-        return error(StatusCode::BAD_GATEWAY, "bad_page", "the cached page could not be read");
+    // A stored page was read as a listing when it was stored; a page the
+    // store did not keep (PASS) is read here.
+    let from_store = parts
+        .extensions
+        .remove::<StoredEntry>()
+        .and_then(|e| e.0.listing.clone());
+    let stored = from_store.is_some();
+    let (listing, body) = match from_store {
+        Some(listing) => (listing, body),
+        None if head => return Response::from_parts(parts, body),
+        None => {
+            let Ok(page) = body.collect().await.map(http_body_util::Collected::to_bytes) else {
+                return error(StatusCode::BAD_GATEWAY, "bad_page", "the page could not be read");
+            };
+            (personalize::read_listing(&page), Body::from(page))
+        }
     };
-    match personalize::personalize_listing(host, &route.personalize, &page, &context) {
-        Ok(mine) => {
-            metrics::counter!("vitrine_edge_personalized_total", "outcome" => "ok").increment(1);
-            let h = &mut parts.headers;
-            h.remove(header::ETAG);
-            h.remove(header::LAST_MODIFIED);
-            h.remove(SURROGATE_KEY);
-            h.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-cache"));
-            h.insert(header::CONTENT_LENGTH, HeaderValue::from(mine.len()));
-            h.insert(X_PERSONALIZED, HeaderValue::from_static("yes"));
-            Response::from_parts(parts, Body::from(mine))
+    let listing = match listing {
+        Ok(listing) => listing,
+        Err(reason) => {
+            let e = personalize::PersonalizeError::NotAListing { reason };
+            return unpersonalized(parts, body, &e);
         }
-        Err(e) => {
-            metrics::counter!("vitrine_edge_personalized_total", "outcome" => "failed").increment(1);
-            tracing::warn!(error = %e, "personalization failed; serving the page as cached");
-            parts.headers.insert(X_PERSONALIZED, HeaderValue::from_static("failed"));
-            Response::from_parts(parts, Body::from(page))
-        }
-    }
+    };
+    // The same page, plugins and context as an earlier hit: its answer.
+    let key = stored
+        .then(|| host.versions(World::Personalization, &route.personalize))
+        .flatten()
+        .map(|plugins| AnswerKey {
+            page: listing.id(),
+            plugins,
+            context: personalize::context_key(&context),
+        });
+    let reused = key.as_ref().and_then(|key| edge.answers.get(key));
+    let outcome = if reused.is_some() { "reused" } else { "ok" };
+    let mine = match reused {
+        Some(mine) => mine,
+        None => match personalize::personalize_listing(host, &route.personalize, &listing, &context) {
+            Ok(mine) => {
+                if let Some(key) = key {
+                    edge.answers.insert(key, mine.clone());
+                }
+                mine
+            }
+            Err(e) => return unpersonalized(parts, body, &e),
+        },
+    };
+    metrics::counter!("vitrine_edge_personalized_total", "outcome" => outcome).increment(1);
+    let h = &mut parts.headers;
+    h.remove(header::ETAG);
+    h.remove(header::LAST_MODIFIED);
+    h.remove(SURROGATE_KEY);
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-cache"));
+    h.insert(header::CONTENT_LENGTH, HeaderValue::from(mine.len()));
+    h.insert(X_PERSONALIZED, HeaderValue::from_static("yes"));
+    Response::from_parts(parts, if head { Body::empty() } else { Body::from(mine) })
+}
+
+/// The page as cached, when personalizing it failed.
+fn unpersonalized(mut parts: http::response::Parts, body: Body, e: &personalize::PersonalizeError) -> Response {
+    metrics::counter!("vitrine_edge_personalized_total", "outcome" => "failed").increment(1);
+    tracing::warn!(error = %e, "personalization failed; serving the page as cached");
+    parts.headers.insert(X_PERSONALIZED, HeaderValue::from_static("failed"));
+    Response::from_parts(parts, body)
 }
 
 // ── the cache path ──────────────────────────────────────────────────────
@@ -526,7 +602,12 @@ fn store_response(
     let mut headers = response.headers.clone();
     strip_hop_by_hop(&mut headers);
     headers.remove(header::AGE);
+    // A personalized route's page is read as a listing once, here.
+    let path = key.split_once('?').map_or(key, |(path, _)| path);
+    let listing = (response.status == StatusCode::OK && !edge.config.route(path).personalize.is_empty())
+        .then(|| personalize::read_listing(&response.body));
     let entry = CachedResponse {
+        listing,
         status: response.status,
         headers,
         body: response.body.clone(),
@@ -697,9 +778,20 @@ async fn pass_fetch(edge: &Edge, target: &str, upstream: HeaderMap, head: bool) 
     }
 }
 
+/// The entry a response was served from, for the personalization step
+/// (attached only to entries of personalized routes).
+#[derive(Clone)]
+struct StoredEntry(Arc<CachedResponse>);
+
 /// A stored response for this request: `Age`, `X-Cache`, and a 304 when
 /// the client's validators match.
-fn respond(entry: &CachedResponse, label: &'static str, request: &HeaderMap, head: bool, now: SystemTime) -> Response {
+fn respond(
+    entry: &Arc<CachedResponse>,
+    label: &'static str,
+    request: &HeaderMap,
+    head: bool,
+    now: SystemTime,
+) -> Response {
     let age = HeaderValue::from(entry.policy.age(now).as_secs());
     if entry.status == StatusCode::OK && not_modified(request, &entry.headers) {
         let mut response = Response::new(Body::empty());
@@ -728,6 +820,9 @@ fn respond(entry: &CachedResponse, label: &'static str, request: &HeaderMap, hea
     h.insert(X_CACHE, HeaderValue::from_static(label));
     if head {
         h.insert(header::CONTENT_LENGTH, HeaderValue::from(entry.body.len()));
+    }
+    if entry.listing.is_some() {
+        response.extensions_mut().insert(StoredEntry(Arc::clone(entry)));
     }
     response
 }

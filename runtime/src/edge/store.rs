@@ -25,6 +25,7 @@ use http::{HeaderMap, StatusCode};
 use quick_cache::sync::Cache;
 use quick_cache::{DefaultHashBuilder, Lifecycle, OptionsBuilder, Weighter};
 
+use super::personalize::ListingPage;
 use super::policy::{Stored, vary_matches};
 
 /// A stored response.
@@ -45,6 +46,10 @@ pub struct CachedResponse {
     /// The store's generation when it was stored; older than the store's
     /// current generation means stale, whatever its freshness.
     pub generation: u64,
+    /// On a personalized route, the page read as a listing once, when it was
+    /// stored (or why it is not one), so each personalized hit starts from
+    /// it; counted in the entry's weight.
+    pub listing: Option<Result<Arc<ListingPage>, String>>,
 }
 
 impl CachedResponse {
@@ -58,7 +63,12 @@ impl CachedResponse {
         let keys: usize = self.surrogate_keys.iter().map(|k| k.len() + 24).sum();
         // The struct itself and the variant list's slot.
         let fixed = std::mem::size_of::<Self>() + 64;
-        u64::try_from(self.body.len() + headers + keys + fixed).unwrap_or(u64::MAX)
+        let listing = match &self.listing {
+            Some(Ok(listing)) => listing.weight(),
+            Some(Err(reason)) => reason.len(),
+            None => 0,
+        };
+        u64::try_from(self.body.len() + headers + keys + fixed + listing).unwrap_or(u64::MAX)
     }
 }
 
@@ -480,6 +490,7 @@ mod tests {
             vary_values,
             surrogate_keys: keys.iter().map(|k| (*k).to_owned()).collect(),
             generation: 0,
+            listing: None,
         }
     }
 

@@ -26,8 +26,10 @@
 //!     "customer": { "id": "c-1", "segments": ["trade"], "coupon_uses": { "WELCOME10": 1 } },
 //!     "shipping_minor": 9900
 //! }"#)?;
-//! let Input::Promotion(cart) = input else { unreachable!() };
+//! let Input::Promotion { cart, line_ids } = input else { unreachable!() };
 //! assert_eq!(cart.lines[0].product_id, "SKU-1"); // defaults to the sku
+//! assert_eq!(cart.categories[0].slug, "shoes");
+//! assert_eq!(line_ids, ["l1"]); // adjustments name lines by index; output JSON by id too
 //! # Ok::<(), fixture::FixtureError>(())
 //! ```
 //!
@@ -41,10 +43,11 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use super::cart::CartBuilder;
 use super::types::{
-    Adjustment, Attribute, Authorization, AuthorizeRequest, CaptureRequest, Cart, CartLine, Customer, EventKind, Level,
-    Money, PaymentCapabilities, PaymentEvent, PaymentStatus, ProductSummary, RefundRequest, ShopperContext,
-    VoidRequest, Webhook,
+    Adjustment, Authorization, AuthorizeRequest, CaptureRequest, Cart, Customer, EventKind, Level, Money,
+    PaymentCapabilities, PaymentEvent, PaymentStatus, ProductSummary, RefundRequest, ShopperContext, VoidRequest,
+    Webhook,
 };
 use super::{PaymentAnswer, PaymentCall, World};
 
@@ -52,7 +55,12 @@ use super::{PaymentAnswer, PaymentCall, World};
 #[derive(Debug, Clone)]
 pub enum Input {
     /// A cart for `apply`.
-    Promotion(Cart),
+    Promotion {
+        /// The cart as the plugin receives it.
+        cart: Cart,
+        /// The fixture's id of each line, by index.
+        line_ids: Vec<String>,
+    },
     /// A page and a shopper context for `personalize`.
     Personalization {
         /// The catalog page.
@@ -68,7 +76,7 @@ impl Input {
     /// The world this input is for.
     pub fn world(&self) -> World {
         match self {
-            Input::Promotion(_) => World::Promotion,
+            Input::Promotion { .. } => World::Promotion,
             Input::Personalization { .. } => World::Personalization,
             Input::Payment(_) => World::Payment,
         }
@@ -79,7 +87,12 @@ impl Input {
 #[derive(Debug, Clone)]
 pub enum Output {
     /// From a promotion.
-    Promotion(Vec<Adjustment>),
+    Promotion {
+        /// The plugin's answer.
+        adjustments: Vec<Adjustment>,
+        /// The fixture's id of each line, by index (see [`Output::line_id`]).
+        line_ids: Vec<String>,
+    },
     /// From a personalization.
     Personalization(Vec<ProductSummary>),
     /// From a payment call.
@@ -90,7 +103,19 @@ impl Output {
     /// The adjustments, if this is a promotion's answer.
     pub fn adjustments(&self) -> Option<&[Adjustment]> {
         match self {
-            Output::Promotion(adjustments) => Some(adjustments),
+            Output::Promotion { adjustments, .. } => Some(adjustments),
+            _ => None,
+        }
+    }
+
+    /// The fixture's id of the line `adjustment` applies to, if it is a
+    /// line adjustment of this promotion's answer.
+    pub fn line_id(&self, adjustment: &Adjustment) -> Option<&str> {
+        match self {
+            Output::Promotion { line_ids, .. } => adjustment
+                .line
+                .and_then(|i| line_ids.get(i as usize))
+                .map(String::as_str),
             _ => None,
         }
     }
@@ -106,9 +131,12 @@ impl Output {
     /// The answer as JSON, in the fixtures' field names.
     pub fn to_json(&self) -> serde_json::Value {
         let value = match self {
-            Output::Promotion(adjustments) => {
-                serde_json::to_value(adjustments.iter().map(AdjustmentJson::from).collect::<Vec<_>>())
-            }
+            Output::Promotion { adjustments, line_ids } => serde_json::to_value(
+                adjustments
+                    .iter()
+                    .map(|a| AdjustmentJson::new(a, line_ids))
+                    .collect::<Vec<_>>(),
+            ),
             Output::Personalization(page) => {
                 serde_json::to_value(page.iter().map(ProductJson::from).collect::<Vec<_>>())
             }
@@ -188,7 +216,10 @@ pub fn load(world: World, path: impl AsRef<Path>) -> Result<Input, FixtureError>
 /// Parses `json` as an input of `world`.
 pub fn parse(world: World, json: &str) -> Result<Input, FixtureError> {
     Ok(match world {
-        World::Promotion => Input::Promotion(from_json::<CartJson>(json)?.into()),
+        World::Promotion => {
+            let (cart, line_ids) = from_json::<CartJson>(json)?.build();
+            Input::Promotion { cart, line_ids }
+        }
         World::Personalization => {
             let input = from_json::<PersonalizationJson>(json)?;
             Input::Personalization {
@@ -297,44 +328,44 @@ struct CustomerJson {
     coupon_uses: BTreeMap<String, u32>,
 }
 
-impl From<CartJson> for Cart {
-    fn from(cart: CartJson) -> Self {
-        Cart {
-            currency: cart.currency,
-            lines: cart.lines.into_iter().map(Into::into).collect(),
-            coupon_codes: cart.coupon_codes,
-            customer: Customer {
-                id: cart.customer.id,
-                segments: cart.customer.segments,
-                coupon_uses: cart.customer.coupon_uses.into_iter().collect(),
-            },
-            shipping_minor: cart.shipping_minor,
+impl CartJson {
+    /// The cart a plugin receives, and each line's fixture id by index.
+    fn build(self) -> (Cart, Vec<String>) {
+        let mut cart = CartBuilder::new(self.currency);
+        let mut line_ids = Vec::with_capacity(self.lines.len());
+        for line in self.lines {
+            let product_id = line.product_id.unwrap_or_else(|| line.sku.clone());
+            let at = cart.line(
+                product_id,
+                line.sku,
+                line.quantity,
+                line.unit_price_minor,
+                &line.categories,
+                &line.brand,
+            );
+            for (name, value) in line.attributes {
+                cart.attribute(at, name, value);
+            }
+            line_ids.push(line.id);
         }
-    }
-}
-
-impl From<LineJson> for CartLine {
-    fn from(line: LineJson) -> Self {
-        CartLine {
-            product_id: line.product_id.unwrap_or_else(|| line.sku.clone()),
-            line_id: line.id,
-            sku: line.sku,
-            quantity: line.quantity,
-            unit_price_minor: line.unit_price_minor,
-            categories: line.categories,
-            brand: line.brand,
-            attributes: line
-                .attributes
-                .into_iter()
-                .map(|(name, value)| Attribute { name, value })
-                .collect(),
-        }
+        cart.customer(Customer {
+            id: self.customer.id,
+            segments: self.customer.segments,
+            coupon_uses: self.customer.coupon_uses.into_iter().collect(),
+        })
+        .shipping(self.shipping_minor);
+        let mut cart = cart.build();
+        // As entered: the fixture says what the shopper typed.
+        cart.coupon_codes = self.coupon_codes;
+        (cart, line_ids)
     }
 }
 
 #[derive(Serialize)]
 struct AdjustmentJson {
     level: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    line: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     line_id: Option<String>,
     amount_minor: i64,
@@ -343,15 +374,16 @@ struct AdjustmentJson {
     coupon: Option<String>,
 }
 
-impl From<&Adjustment> for AdjustmentJson {
-    fn from(a: &Adjustment) -> Self {
+impl AdjustmentJson {
+    fn new(a: &Adjustment, line_ids: &[String]) -> Self {
         AdjustmentJson {
             level: match a.level {
                 Level::Line => "line",
                 Level::Order => "order",
                 Level::Shipping => "shipping",
             },
-            line_id: a.line_id.clone(),
+            line: a.line,
+            line_id: a.line.and_then(|i| line_ids.get(i as usize)).cloned(),
             amount_minor: a.amount_minor,
             reason: a.reason.clone(),
             coupon: a.coupon.clone(),
@@ -631,7 +663,7 @@ mod tests {
 
     #[test]
     fn a_minimal_cart_gets_its_defaults() {
-        let Input::Promotion(cart) = parse(
+        let Input::Promotion { cart, line_ids } = parse(
             World::Promotion,
             r#"{"currency": "EUR", "lines": [{"id": "a", "sku": "S", "unit_price_minor": 250}]}"#,
         )
@@ -642,6 +674,7 @@ mod tests {
         assert_eq!(cart.lines[0].product_id, "S");
         assert_eq!(cart.shipping_minor, 0);
         assert_eq!(cart.customer.id, None);
+        assert_eq!(line_ids, ["a"]);
     }
 
     #[test]
@@ -703,17 +736,32 @@ mod tests {
 
     #[test]
     fn adjustments_as_json() {
-        let out = Output::Promotion(vec![Adjustment {
-            level: Level::Order,
-            line_id: None,
-            amount_minor: 700,
-            reason: "welcome".into(),
-            coupon: Some("WELCOME10".into()),
-        }])
+        let out = Output::Promotion {
+            adjustments: vec![
+                Adjustment {
+                    level: Level::Order,
+                    line: None,
+                    amount_minor: 700,
+                    reason: "welcome".into(),
+                    coupon: Some("WELCOME10".into()),
+                },
+                Adjustment {
+                    level: Level::Line,
+                    line: Some(1),
+                    amount_minor: 5,
+                    reason: "sale".into(),
+                    coupon: None,
+                },
+            ],
+            line_ids: vec!["l1".into(), "l2".into()],
+        }
         .to_json();
         assert_eq!(
             out,
-            serde_json::json!([{"level": "order", "amount_minor": 700, "reason": "welcome", "coupon": "WELCOME10"}])
+            serde_json::json!([
+                {"level": "order", "amount_minor": 700, "reason": "welcome", "coupon": "WELCOME10"},
+                {"level": "line", "line": 1, "line_id": "l2", "amount_minor": 5, "reason": "sale"}
+            ])
         );
     }
 

@@ -27,13 +27,11 @@
 //!
 //! ```no_run
 //! use vitrine_runtime::plugins::{EngineConfig, PluginHost, PluginSpec, World};
-//! use vitrine_runtime::plugins::types::{Cart, Customer};
-//! let cart = || Cart {
-//!     currency: "ZAR".into(),
-//!     lines: vec![],
-//!     coupon_codes: vec![],
-//!     customer: Customer { id: None, segments: vec![], coupon_uses: vec![] },
-//!     shipping_minor: 0,
+//! use vitrine_runtime::plugins::cart::CartBuilder;
+//! let cart = || {
+//!     let mut cart = CartBuilder::new("ZAR");
+//!     cart.line("p-1", "DRILL-1", 1, 129_900, &["tools", "power-tools"], "acme");
+//!     cart.build()
 //! };
 //! let host = PluginHost::new(EngineConfig::default(), None)?;
 //! let plugin = host.load(PluginSpec::from_path("spring-sale", World::Promotion, "plugins/spring-sale.wasm"))?;
@@ -50,6 +48,7 @@ mod bindings;
 mod breaker;
 mod cache;
 pub mod capabilities;
+pub mod cart;
 mod engine;
 mod error;
 pub mod fixture;
@@ -86,12 +85,12 @@ pub mod types {
         Authorization, AuthorizeRequest, Capabilities as PaymentCapabilities, CaptureRequest, EventKind, PaymentError,
         PaymentEvent, PaymentStatus, RefundRequest, VoidRequest, Webhook,
     };
-    pub use super::bindings::payment::vitrine::plugin::types::{Attribute, Money};
+    pub use super::bindings::payment::vitrine::plugin::types::Money;
     pub use super::bindings::personalization::vitrine::plugin::personalization_types::{
         ProductSummary, ShopperContext,
     };
     pub use super::bindings::promotion::vitrine::plugin::promotion_types::{
-        Adjustment, Cart, CartLine, Customer, Level,
+        Adjustment, Cart, CartLine, Category, Customer, Level, LineAttribute,
     };
 }
 
@@ -234,6 +233,8 @@ pub struct LoadedPlugin {
     stats: stats::Stats,
     sha256: String,
     from_cache: bool,
+    /// Unique to this load in this process: a reload gives a new one.
+    load_id: u64,
 }
 
 impl std::fmt::Debug for LoadedPlugin {
@@ -456,7 +457,24 @@ impl PluginHost {
             pre,
             sha256,
             from_cache,
+            load_id: {
+                static LOADS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+                LOADS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            },
         }))
+    }
+
+    /// What identifies the installed versions of `names`, in order (each
+    /// load of a plugin gets a number of its own), or `None` when one of
+    /// them is not installed in `world`. The same answer means the same
+    /// plugins with the same config, so a caller may reuse what they
+    /// answered before (the edge does for personalized pages).
+    pub fn versions(&self, world: World, names: &[String]) -> Option<Box<[u64]>> {
+        let set = self.set.load();
+        names
+            .iter()
+            .map(|name| set.get(name).filter(|p| p.world == world).map(|p| p.load_id))
+            .collect()
     }
 
     /// The installed set, as of now.

@@ -16,8 +16,6 @@
 //! These are the rules the origin checks again when an order is placed
 //! (`origin/src/orders`), so a stacked outcome is always one it accepts.
 
-use std::collections::HashMap;
-
 use vitrine_edge_config::Stacking;
 
 use super::PluginError;
@@ -105,9 +103,7 @@ fn line_total(line: &CartLine) -> i64 {
 }
 
 /// The running stack: what is left to discount, and what applied so far.
-pub(crate) struct Stack<'c> {
-    cart: &'c Cart,
-    index: Option<HashMap<&'c str, usize>>,
+pub(crate) struct Stack {
     line_left: Vec<i64>,
     goods_left: i64,
     shipping_left: i64,
@@ -116,13 +112,11 @@ pub(crate) struct Stack<'c> {
     outcome: PromotionOutcome,
 }
 
-impl<'c> Stack<'c> {
-    pub(crate) fn new(cart: &'c Cart) -> Self {
+impl Stack {
+    pub(crate) fn new(cart: &Cart) -> Self {
         let line_left: Vec<i64> = cart.lines.iter().map(line_total).collect();
         let subtotal = line_left.iter().copied().fold(0i64, i64::saturating_add);
         Self {
-            cart,
-            index: None,
             goods_left: subtotal,
             shipping_left: cart.shipping_minor.max(0),
             line_left,
@@ -177,7 +171,10 @@ impl<'c> Stack<'c> {
         for mut adjustment in adjustments {
             let amount = adjustment.amount_minor.max(0);
             let line = match adjustment.level {
-                Level::Line => adjustment.line_id.as_deref().and_then(|id| self.line(id)),
+                Level::Line => adjustment
+                    .line
+                    .map(|i| i as usize)
+                    .filter(|&i| i < self.line_left.len()),
                 Level::Order | Level::Shipping => None,
             };
             let take = match adjustment.level {
@@ -231,20 +228,6 @@ impl<'c> Stack<'c> {
         });
     }
 
-    fn line(&mut self, id: &str) -> Option<usize> {
-        let cart = self.cart;
-        self.index
-            .get_or_insert_with(|| {
-                cart.lines
-                    .iter()
-                    .enumerate()
-                    .map(|(i, l)| (l.line_id.as_str(), i))
-                    .collect()
-            })
-            .get(id)
-            .copied()
-    }
-
     pub(crate) fn finish(mut self) -> PromotionOutcome {
         let t = &mut self.outcome.totals;
         t.total_minor = (self.goods_left + self.shipping_left).max(0);
@@ -262,39 +245,21 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
-    use crate::plugins::types::Customer;
+    use crate::plugins::cart::CartBuilder;
 
     fn cart(lines: &[(u32, i64)], shipping: i64) -> Cart {
-        Cart {
-            currency: "ZAR".into(),
-            lines: lines
-                .iter()
-                .enumerate()
-                .map(|(i, &(quantity, unit))| CartLine {
-                    line_id: format!("l{i}"),
-                    product_id: format!("p{i}"),
-                    sku: format!("SKU-{i}"),
-                    quantity,
-                    unit_price_minor: unit,
-                    categories: vec![],
-                    brand: String::new(),
-                    attributes: vec![],
-                })
-                .collect(),
-            coupon_codes: vec![],
-            customer: Customer {
-                id: None,
-                segments: vec![],
-                coupon_uses: vec![],
-            },
-            shipping_minor: shipping,
+        let mut cart = CartBuilder::new("ZAR");
+        for (i, &(quantity, unit)) in lines.iter().enumerate() {
+            cart.line(format!("p{i}"), format!("SKU-{i}"), quantity, unit, &[] as &[&str], "");
         }
+        cart.shipping(shipping);
+        cart.build()
     }
 
     fn adj(level: Level, line: Option<usize>, amount: i64) -> Adjustment {
         Adjustment {
             level,
-            line_id: line.map(|i| format!("l{i}")),
+            line: line.map(|i| u32::try_from(i).expect("small")),
             amount_minor: amount,
             reason: "test".into(),
             coupon: None,
@@ -439,10 +404,9 @@ mod tests {
             );
             // Per line: never more than the line.
             for (i, line) in cart.lines.iter().enumerate() {
-                let id = format!("l{i}");
                 let taken: i64 = outcome
                     .adjustments()
-                    .filter(|(_, a)| a.level == Level::Line && a.line_id.as_deref() == Some(id.as_str()))
+                    .filter(|(_, a)| a.level == Level::Line && a.line == u32::try_from(i).ok())
                     .map(|(_, a)| a.amount_minor)
                     .sum();
                 prop_assert!(taken <= line_total(line), "line {i}: {taken} > {}", line_total(line));

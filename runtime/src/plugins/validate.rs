@@ -20,22 +20,20 @@ pub(crate) fn cart_size(cart: &Cart) -> usize {
     let lines: usize = cart
         .lines
         .iter()
-        .map(|l| {
-            l.line_id.len()
-                + l.product_id.len()
-                + l.sku.len()
-                + l.brand.len()
-                + strings(&l.categories)
-                + l.attributes
-                    .iter()
-                    .map(|a| a.name.len() + a.value.len() + 2 * FIELD)
-                    .sum::<usize>()
-                + 8 * FIELD
-        })
+        .map(|l| l.product_id.len() + l.sku.len() + 6 * FIELD)
+        .sum();
+    let categories: usize = cart.categories.iter().map(|c| c.slug.len() + 2 * FIELD).sum();
+    let attributes: usize = cart
+        .attributes
+        .iter()
+        .map(|a| a.name.len() + a.value.len() + 3 * FIELD)
         .sum();
     let customer = &cart.customer;
     cart.currency.len()
         + lines
+        + categories
+        + strings(&cart.brands)
+        + attributes
         + strings(&cart.coupon_codes)
         + customer.id.as_ref().map_or(0, String::len)
         + strings(&customer.segments)
@@ -44,18 +42,13 @@ pub(crate) fn cart_size(cart: &Cart) -> usize {
             .iter()
             .map(|(c, _)| c.len() + 2 * FIELD)
             .sum::<usize>()
-        + 6 * FIELD
+        + 9 * FIELD
 }
 
 pub(crate) fn adjustments_size(adjustments: &[Adjustment]) -> usize {
     adjustments
         .iter()
-        .map(|a| {
-            a.line_id.as_ref().map_or(0, String::len)
-                + a.reason.len()
-                + a.coupon.as_ref().map_or(0, String::len)
-                + 5 * FIELD
-        })
+        .map(|a| a.reason.len() + a.coupon.as_ref().map_or(0, String::len) + 5 * FIELD)
         .sum()
 }
 
@@ -63,39 +56,20 @@ pub(crate) fn adjustments_size(adjustments: &[Adjustment]) -> usize {
 /// (or order, or shipping fee) it applies to, for lines and coupons that are
 /// in the cart.
 ///
-/// Runs on every call, so the common case stays cheap: promotions answer
-/// line adjustments in cart order, and a cursor finds each line without
-/// hashing. The first adjustment out of order builds a map of the lines, so
-/// a plugin that shuffles its answer costs a hash lookup per adjustment, not
-/// a scan of the cart.
 pub(crate) fn adjustments(cart: &Cart, adjustments: &[Adjustment]) -> Result<(), String> {
     let line_total = |l: &CartLine| l.unit_price_minor.saturating_mul(i64::from(l.quantity));
-    let mut by_id: Option<HashMap<&str, usize>> = None;
-    let mut cursor = 0;
     let mut subtotal: Option<i64> = None;
     for (i, a) in adjustments.iter().enumerate() {
         if a.amount_minor <= 0 {
             return Err(format!("adjustment {i}: amount {} is not positive", a.amount_minor));
         }
-        let ceiling = match (a.level, &a.line_id) {
-            (Level::Line, Some(id)) => {
-                let index = match cart.lines.get(cursor) {
-                    Some(line) if line.line_id == *id => cursor,
-                    _ => *by_id
-                        .get_or_insert_with(|| {
-                            cart.lines
-                                .iter()
-                                .enumerate()
-                                .map(|(index, l)| (l.line_id.as_str(), index))
-                                .collect()
-                        })
-                        .get(id.as_str())
-                        .ok_or_else(|| format!("adjustment {i}: line `{id}` is not in the cart"))?,
-                };
-                cursor = index + 1;
-                line_total(&cart.lines[index])
-            }
-            (Level::Line, None) => return Err(format!("adjustment {i}: a line adjustment without a line id")),
+        let ceiling = match (a.level, a.line) {
+            (Level::Line, Some(line)) => cart
+                .lines
+                .get(line as usize)
+                .map(line_total)
+                .ok_or_else(|| format!("adjustment {i}: line {line} is not in the cart"))?,
+            (Level::Line, None) => return Err(format!("adjustment {i}: a line adjustment without a line")),
             (Level::Order, _) => {
                 *subtotal.get_or_insert_with(|| cart.lines.iter().map(line_total).fold(0i64, i64::saturating_add))
             }
@@ -189,35 +163,19 @@ pub(crate) fn payment_answer_size(answer: &PaymentAnswer) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plugins::types::Customer;
+    use crate::plugins::cart::CartBuilder;
 
     fn cart() -> Cart {
-        Cart {
-            currency: "ZAR".into(),
-            lines: vec![CartLine {
-                line_id: "l1".into(),
-                product_id: "p1".into(),
-                sku: "S1".into(),
-                quantity: 2,
-                unit_price_minor: 500,
-                categories: vec![],
-                brand: "b".into(),
-                attributes: vec![],
-            }],
-            coupon_codes: vec!["SPRING".into()],
-            customer: Customer {
-                id: None,
-                segments: vec![],
-                coupon_uses: vec![],
-            },
-            shipping_minor: 100,
-        }
+        let mut cart = CartBuilder::new("ZAR");
+        cart.line("p1", "S1", 2, 500, &[] as &[&str], "b");
+        cart.coupons(["SPRING"]).shipping(100);
+        cart.build()
     }
 
-    fn adj(level: Level, line: Option<&str>, amount: i64) -> Adjustment {
+    fn adj(level: Level, line: Option<u32>, amount: i64) -> Adjustment {
         Adjustment {
             level,
-            line_id: line.map(Into::into),
+            line,
             amount_minor: amount,
             reason: "r".into(),
             coupon: None,
@@ -227,36 +185,16 @@ mod tests {
     #[test]
     fn adjustments_stay_within_what_they_apply_to() {
         let c = cart();
-        assert!(adjustments(&c, &[adj(Level::Line, Some("l1"), 1000)]).is_ok());
-        assert!(adjustments(&c, &[adj(Level::Line, Some("l1"), 1001)]).is_err());
-        assert!(adjustments(&c, &[adj(Level::Line, Some("nope"), 1)]).is_err());
+        assert!(adjustments(&c, &[adj(Level::Line, Some(0), 1000)]).is_ok());
+        assert!(adjustments(&c, &[adj(Level::Line, Some(0), 1001)]).is_err());
+        assert!(adjustments(&c, &[adj(Level::Line, Some(1), 1)]).is_err());
         assert!(adjustments(&c, &[adj(Level::Line, None, 1)]).is_err());
         assert!(adjustments(&c, &[adj(Level::Order, None, 0)]).is_err());
         assert!(adjustments(&c, &[adj(Level::Shipping, None, 101)]).is_err());
         let mut coupon = adj(Level::Order, None, 10);
         coupon.coupon = Some("OTHER".into());
         assert!(adjustments(&c, &[coupon]).is_err());
-    }
-
-    #[test]
-    fn lines_are_found_in_any_order() {
-        let mut c = cart();
-        let mut second = c.lines[0].clone();
-        second.line_id = "l2".into();
-        second.unit_price_minor = 100;
-        c.lines.push(second);
-        // In cart order (the cursor), out of order and repeated (the map).
-        let in_order = [adj(Level::Line, Some("l1"), 1000), adj(Level::Line, Some("l2"), 200)];
-        assert!(adjustments(&c, &in_order).is_ok());
-        let shuffled = [
-            adj(Level::Line, Some("l2"), 200),
-            adj(Level::Line, Some("l1"), 1000),
-            adj(Level::Line, Some("l2"), 1),
-        ];
-        assert!(adjustments(&c, &shuffled).is_ok());
-        assert!(adjustments(&c, &[adj(Level::Line, Some("l2"), 201)]).is_err());
-        assert!(adjustments(&c, &[adj(Level::Line, Some("l2"), 1), adj(Level::Line, Some("l9"), 1)]).is_err());
-        assert!(adjustments(&c, &[adj(Level::Order, None, 1200)]).is_ok());
-        assert!(adjustments(&c, &[adj(Level::Order, None, 1201)]).is_err());
+        assert!(adjustments(&c, &[adj(Level::Order, None, 1000)]).is_ok());
+        assert!(adjustments(&c, &[adj(Level::Order, None, 1001)]).is_err());
     }
 }

@@ -5,7 +5,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-use vitrine_runtime::plugins::types::{Cart, CartLine, Customer};
+use vitrine_runtime::plugins::cart::CartBuilder;
+use vitrine_runtime::plugins::types::{Cart, Customer};
 
 /// Builds every guest under `tests/guests/` (once per test process; cargo's
 /// own lock serializes concurrent test binaries) and returns the directory
@@ -51,28 +52,24 @@ pub fn first_party(name: &str) -> Vec<u8> {
 
 /// A cart of `lines` lines; line `i` is `i + 1` units at 1000 + 100·i cents.
 pub fn cart(lines: usize) -> Cart {
-    Cart {
-        currency: "ZAR".into(),
-        lines: (0..lines)
-            .map(|i| CartLine {
-                line_id: format!("line-{i}"),
-                product_id: format!("product-{i}"),
-                sku: format!("SKU-{i:05}"),
-                quantity: u32::try_from(i + 1).expect("small"),
-                unit_price_minor: 1000 + 100 * i64::try_from(i).expect("small"),
-                categories: vec!["tools".into(), "power-tools".into()],
-                brand: "acme".into(),
-                attributes: vec![],
-            })
-            .collect(),
-        coupon_codes: vec![],
-        customer: Customer {
-            id: Some("c-1".into()),
-            segments: vec!["trade".into()],
-            coupon_uses: vec![],
-        },
-        shipping_minor: 9900,
+    let mut cart = CartBuilder::new("ZAR");
+    for i in 0..lines {
+        cart.line(
+            format!("product-{i}"),
+            format!("SKU-{i:05}"),
+            u32::try_from(i + 1).expect("small"),
+            1000 + 100 * i64::try_from(i).expect("small"),
+            &["tools", "power-tools"],
+            "acme",
+        );
     }
+    cart.customer(Customer {
+        id: Some("c-1".into()),
+        segments: vec!["trade".into()],
+        coupon_uses: vec![],
+    })
+    .shipping(9900);
+    cart.build()
 }
 
 /// What `percent`% off every line of `cart` is, per line.
@@ -81,4 +78,19 @@ pub fn expected_discounts(cart: &Cart, percent: i64) -> Vec<i64> {
         .iter()
         .map(|l| l.unit_price_minor * i64::from(l.quantity) * percent / 100)
         .collect()
+}
+
+/// Prints median, p90, p99, p99.9 and max of `samples` (for the benches).
+pub fn percentiles(label: &str, mut samples: Vec<std::time::Duration>) {
+    samples.sort_unstable();
+    let at = |q: f64| samples[((samples.len() as f64 - 1.0) * q).round() as usize];
+    println!(
+        "{label}: n={} median={:.2?} p90={:.2?} p99={:.2?} p99.9={:.2?} max={:.2?}",
+        samples.len(),
+        at(0.5),
+        at(0.9),
+        at(0.99),
+        at(0.999),
+        samples[samples.len() - 1]
+    );
 }

@@ -27,9 +27,10 @@ impl Guest for Plugin {
         Ok(cart
             .lines
             .iter()
-            .map(|line| Adjustment {
+            .zip(0u32..)
+            .map(|(line, i)| Adjustment {
                 level: Level::Line,
-                line_id: Some(line.line_id.clone()),
+                line: Some(i),
                 amount_minor: line.unit_price_minor * i64::from(line.quantity) * percent / 100,
                 reason: reason.clone(),
                 coupon: None,

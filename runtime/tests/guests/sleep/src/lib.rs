@@ -22,7 +22,7 @@ impl Guest for Plugin {
             let step = start.elapsed();
             return Ok(vec![Adjustment {
                 level: Level::Order,
-                line_id: None,
+                line: None,
                 amount_minor: 1,
                 reason: format!("{} {}", wall.subsec_nanos(), step.as_nanos()),
                 coupon: None,

@@ -10,7 +10,7 @@ fn ten_percent_off_the_fixture_cart() -> anyhow::Result<()> {
     let run = plugin.run_fixture("fixtures/cart.json")?;
     let output = run.output?;
     let adjustments = output.adjustments().unwrap_or_default();
-    let off: Vec<_> = adjustments.iter().map(|a| (a.level, a.line_id.as_deref(), a.amount_minor)).collect();
+    let off: Vec<_> = adjustments.iter().map(|a| (a.level, output.line_id(a), a.amount_minor)).collect();
     assert_eq!(off, [(Level::Line, Some("l1"), 12_990), (Level::Line, Some("l2"), 99)]);
     println!("fuel used: {}, time: {:?}", run.fuel_used, run.time);
     Ok(())

@@ -11,13 +11,13 @@ use vitrine_sdk::promotion::{Adjustment, Cart, Promotion};
 /// The adjustments for `cart` at `bps` basis points (1 % = 100) off every line.
 pub fn discounts(bps: u32, reason: &str, cart: &Cart) -> Result<Vec<Adjustment>, PluginError> {
     let mut out = Vec::new();
-    for line in &cart.lines {
+    for (i, line) in cart.lines.iter().enumerate() {
         let total = line
             .total_minor()
-            .ok_or_else(|| PluginError::InvalidInput(format!("line `{}` overflows", line.line_id)))?;
+            .ok_or_else(|| PluginError::InvalidInput(format!("line {i} overflows")))?;
         let off = money::percent_of(total, bps, Rounding::Floor).unwrap_or(0);
         if off > 0 {
-            out.push(Adjustment::line(line.line_id.clone(), off, reason));
+            out.push(Adjustment::line(i, off, reason));
         }
     }
     Ok(out)
@@ -54,17 +54,17 @@ mod tests {
     #[test]
     fn ten_percent_rounds_down() {
         // 3 × 3.33 = 9.99; 10 % of it is 0.999, rounded down to 0.99.
-        let c = cart("ZAR", vec![line("l1", "SKU-1", 3, 333)]);
+        let c = cart("ZAR", vec![line("SKU-1", 3, 333)]);
         assert_eq!(
             discounts(1_000, "10% off", &c),
-            Ok(vec![Adjustment::line("l1", 99, "10% off")])
+            Ok(vec![Adjustment::line(0, 99, "10% off")])
         );
     }
 
     #[test]
     fn reads_the_percent_setting() {
         testing::set_config(&[("percent", "25")]);
-        let c = cart("ZAR", vec![line("l1", "SKU-1", 1, 1_000)]);
-        assert_eq!(run::<{{type}}>(&c), Ok(vec![Adjustment::line("l1", 250, "25% off")]));
+        let c = cart("ZAR", vec![line("SKU-1", 1, 1_000)]);
+        assert_eq!(run::<{{type}}>(&c), Ok(vec![Adjustment::line(0, 250, "25% off")]));
     }
 }
