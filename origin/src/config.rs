@@ -129,6 +129,13 @@ pub struct Config {
     #[arg(long, env = "VITRINE_SEARCH_COMMIT_INTERVAL_MS", default_value_t = 100)]
     pub search_commit_interval_ms: u64,
 
+    /// The operator's plugin config (the edge's format, e.g.
+    /// `edge-config/vitrine.toml`): the origin installs its payment plugins,
+    /// which verify `POST /webhooks/payments/{provider}`. Unset: no payment
+    /// provider's webhooks are accepted.
+    #[arg(long, env = "VITRINE_PLUGINS_CONFIG")]
+    pub plugins_config: Option<PathBuf>,
+
     /// The sync pipeline: queue, handlers, webhooks, catalog feed.
     #[command(flatten)]
     pub sync: crate::sync::SyncConfig,
@@ -166,6 +173,7 @@ impl Config {
             search_synonyms: String::new(),
             search_s_maxage: 30,
             search_commit_interval_ms: 100,
+            plugins_config: None,
             sync: crate::sync::SyncConfig::embedded(),
         }
     }

@@ -62,6 +62,19 @@ enum Command {
         #[arg(long)]
         role: vitrine_origin::auth::Role,
     },
+    /// Create the sync pipeline's SQS FIFO queue `<name>.fifo` and its
+    /// dead-letter queue `<name>-dlq.fifo` (messages move there after
+    /// `--sync-max-receives` receives), on AWS or at `--sqs-endpoint`, and
+    /// print their URLs as the `VITRINE_SQS_QUEUE_URL=` and
+    /// `VITRINE_SQS_DLQ_URL=` lines `serve` reads. Creating queues that exist
+    /// with the same attributes returns them unchanged.
+    SqsCreateQueues {
+        #[command(flatten)]
+        sync: vitrine_origin::sync::SyncConfig,
+        /// The queues' name, without `.fifo`.
+        #[arg(long, default_value = "vitrine-sync")]
+        name: String,
+    },
 }
 
 #[tokio::main]
@@ -113,6 +126,12 @@ async fn main() -> anyhow::Result<()> {
             let report = vitrine_origin::search::indexer::rebuild(&db, &root).await?;
             db.close().await;
             println!("{report}");
+            Ok(())
+        }
+        Command::SqsCreateQueues { sync, name } => {
+            let (queue, dlq) = vitrine_origin::sync::sqs::create_fifo_pair(&sync, &name, sync.max_receives).await?;
+            println!("VITRINE_SQS_QUEUE_URL={queue}");
+            println!("VITRINE_SQS_DLQ_URL={dlq}");
             Ok(())
         }
         Command::CreateUser {

@@ -12,6 +12,8 @@ use crate::change_feed::stream::StreamPublisher;
 use crate::config::Config;
 use crate::db::Db;
 use crate::search::SearchIndex;
+use vitrine_edge_config::EdgeConfig;
+use vitrine_runtime::plugins::PluginHost;
 
 /// Shared state of one origin process. Cheap to clone.
 #[derive(Clone, Debug)]
@@ -30,6 +32,8 @@ pub struct AppState {
     pub search: SearchIndex,
     /// The sync pipeline's queue.
     pub sync: SyncPipeline,
+    /// The payment plugins of `--plugins-config`, if given.
+    pub payments: Option<Arc<PluginHost>>,
 }
 
 /// What the sync pipeline shares.
@@ -65,8 +69,20 @@ impl AppState {
         };
         let search = SearchIndex::open(&config)?;
         let queue = crate::sync::SyncQueue::connect(&config.sync, db.clone()).await?;
+        let payments = match &config.plugins_config {
+            Some(path) => {
+                // Loading compiles components: off the async threads.
+                let path = path.clone();
+                let host = tokio::task::spawn_blocking(move || payment_plugins(&path))
+                    .await
+                    .context("while loading the payment plugins")??;
+                Some(Arc::new(host))
+            }
+            None => None,
+        };
         Ok(Self {
             sync: SyncPipeline { queue },
+            payments,
             search,
             db,
             carts,
@@ -75,6 +91,19 @@ impl AppState {
             feed: ChangeFeed::new(stream),
         })
     }
+}
+
+/// A plugin host with the payment plugins of the operator's config at
+/// `path` installed (the origin runs no promotion or personalization).
+fn payment_plugins(path: &std::path::Path) -> Result<PluginHost, vitrine_edge_config::ConfigError> {
+    let mut config = EdgeConfig::load(path)?;
+    config
+        .plugins
+        .retain(|p| p.world() == vitrine_edge_config::World::Payment);
+    config.promotions.clear();
+    let host = PluginHost::from_config(&config)?;
+    tracing::info!(config = %path.display(), plugins = host.plugins().len(), "payment plugins installed");
+    Ok(host)
 }
 
 /// The embedded default's signing secret: generated on first start and kept in

@@ -13,7 +13,7 @@ use sqlx::types::Json;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use vitrine_origin::db::Db;
 use vitrine_origin::sync::db_queue::DbQueue;
-use vitrine_origin::sync::event::{Change, Envelope, Event, ProductFields, Source};
+use vitrine_origin::sync::event::{Body, Change, Envelope, Event, ProductFields, Source};
 use vitrine_origin::sync::feed::{self, FeedOptions, FeedRun};
 use vitrine_origin::sync::queue::Queue as _;
 use vitrine_origin::sync::{SyncConfig, SyncQueue};
@@ -184,9 +184,12 @@ impl Sandbox {
             for delivery in batch {
                 let envelope: Envelope = serde_json::from_str(&delivery.body).expect("an envelope");
                 assert_eq!(envelope.source, Source::Feed);
-                assert_eq!(delivery.dedup_id, envelope.event.id);
-                assert_eq!(delivery.group, format!("sku:{}", envelope.event.sku));
-                events.push(envelope.event);
+                let Body::Event(event) = envelope.body else {
+                    panic!("a feed enqueues product events, not {:?}", envelope.body);
+                };
+                assert_eq!(delivery.dedup_id, event.id);
+                assert_eq!(delivery.group, format!("sku:{}", event.sku));
+                events.push(event);
                 self.queue.delete(&delivery.receipt).await.expect("delete");
             }
         }

@@ -131,14 +131,7 @@ impl Shop {
         let received_at = chrono::Utc::now();
         let messages: Vec<Outgoing> = events
             .iter()
-            .map(|event| {
-                Envelope {
-                    source: Source::Erp,
-                    received_at,
-                    event: event.clone(),
-                }
-                .to_outgoing()
-            })
+            .map(|event| Envelope::event(Source::Erp, received_at, event.clone()).to_outgoing())
             .collect();
         self.queue().send(&messages).await.expect("send");
     }
@@ -194,7 +187,9 @@ impl Shop {
             applied.len(),
             "no event applied twice"
         );
-        let recorded = self.scalar("SELECT COUNT(*) FROM sync_processed WHERE outcome = 'applied'").await;
+        let recorded = self
+            .scalar("SELECT COUNT(*) FROM sync_processed WHERE outcome = 'applied'")
+            .await;
         assert_eq!(recorded, applied.len() as i64, "one outbox row per applied event");
         let stale = self
             .scalar("SELECT COUNT(*) FROM sync_processed WHERE outcome = 'stale'")

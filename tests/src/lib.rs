@@ -184,11 +184,26 @@ impl Origin {
 
     /// Sends raw bytes with a content type.
     pub async fn send_raw(&self, method: Method, path: &str, content_type: &str, body: Vec<u8>) -> Answer {
-        let req = self
+        self.send_raw_with(method, path, content_type, body, &[]).await
+    }
+
+    /// As [`Origin::send_raw`] with extra headers.
+    pub async fn send_raw_with(
+        &self,
+        method: Method,
+        path: &str,
+        content_type: &str,
+        body: Vec<u8>,
+        headers: &[(&str, &str)],
+    ) -> Answer {
+        let mut req = self
             .http
             .request(method, format!("{}{path}", self.base))
             .header("content-type", content_type)
             .body(body);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
         read(req.send().await.expect("request")).await
     }
 

@@ -13,7 +13,8 @@ use uuid::Uuid;
 
 use super::SearchError;
 use super::query::{
-    Facets, Highlight, MAX_PER_PAGE, MAX_QUERY_CHARS, MAX_QUERY_WORDS, MAX_RESULT_WINDOW, SearchRequest, SearchSort,
+    Facets, Highlight, MAX_PER_PAGE, MAX_QUERY_CHARS, MAX_QUERY_WORDS, MAX_RESULT_WINDOW, SearchRequest, SearchResults,
+    SearchSort,
 };
 use crate::catalog::ProductSummary;
 use crate::catalog::http::is_slug;
@@ -168,6 +169,23 @@ impl SearchQuery {
     }
 }
 
+/// Unindexed changes read to decide whether an answer may be cached; a
+/// longer backlog than this is waited for as a whole.
+const PENDING_LIMIT: u32 = 1_000;
+
+/// Runs `request` on the index, on a blocking thread.
+async fn run_search(state: &AppState, request: &SearchRequest) -> Result<SearchResults, ApiError> {
+    let index = state.search.clone();
+    let request = request.clone();
+    tokio::task::spawn_blocking(move || index.search(&request))
+        .await
+        .map_err(|e| ApiError::Internal(anyhow::anyhow!("search thread failed: {e}")))?
+        .map_err(|e| match e {
+            SearchError::NotReady => ApiError::Unavailable("the search index is being built, retry shortly".into()),
+            other => ApiError::Internal(anyhow::Error::new(other).context("while searching")),
+        })
+}
+
 /// Searches the catalog.
 #[utoipa::path(
     get,
@@ -177,7 +195,8 @@ impl SearchQuery {
     responses(
         (status = 200, description = "A page of results with facets and highlights; cacheable for \
             `VITRINE_SEARCH_S_MAXAGE` seconds, tagged `search` (purged by price and catalog changes) and \
-            `product:<id>` for every product shown (purged by any change to it)", body = SearchPage),
+            `product:<id>` for every product shown (purged by any change to it); `no-store` when the \
+            index is still behind the change feed after a few commits", body = SearchPage),
         (status = 304, description = "The client's `If-None-Match` matches"),
         (status = 400, description = "Unknown parameter, bad paging or sort, `min_price` above `max_price`, `q` too long", body = ErrorBody),
         (status = 404, description = "No such category", body = ErrorBody),
@@ -190,19 +209,43 @@ async fn search(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let request = query.validate(&state).await?;
-    let index = state.search.clone();
-    let results = tokio::task::spawn_blocking({
-        let request = request.clone();
-        move || index.search(&request)
-    })
-    .await
-    .map_err(|e| ApiError::Internal(anyhow::anyhow!("search thread failed: {e}")))?
-    .map_err(|e| match e {
-        SearchError::NotReady => ApiError::Unavailable("the search index is being built, retry shortly".into()),
-        other => ApiError::Internal(anyhow::Error::new(other).context("while searching")),
-    })?;
-    let mut keys = vec!["search".to_owned()];
-    keys.extend(results.hits.iter().map(|(p, _)| format!("product:{}", p.id)));
+    // The edge purges a cached answer when a change names one of its keys
+    // (`search`, `product:<id>`), and asks again; that answer must not come
+    // from an index that has not seen the change yet, or the edge would keep
+    // the old one for `search_s_maxage`. So after searching, look at the
+    // changes the index does not hold yet: if one names a key of this
+    // answer, wait for the index to take it in (it commits every
+    // `search_commit_interval_ms`) and search again; if it does not within a
+    // few commits, answer without letting the answer be cached.
+    let catch_up = std::time::Duration::from_millis(state.config.search_commit_interval_ms.saturating_mul(5).max(500));
+    let mut cacheable = true;
+    let mut rounds = 0;
+    let (results, keys) = loop {
+        let indexed = state.search.searchable_seq();
+        let results = run_search(&state, &request).await?;
+        let mut keys = vec!["search".to_owned()];
+        keys.extend(results.hits.iter().map(|(p, _)| format!("product:{}", p.id)));
+        let pending = crate::change_feed::changes_after(&state.db, indexed, PENDING_LIMIT).await?;
+        let newest_relevant = if pending.len() >= PENDING_LIMIT as usize {
+            // Too far behind to tell: wait for all of it.
+            pending.last().map(|c| c.seq)
+        } else {
+            pending
+                .iter()
+                .filter(|c| c.surrogate_keys.iter().any(|k| keys.contains(k)))
+                .map(|c| c.seq)
+                .max()
+        };
+        let Some(seq) = newest_relevant else {
+            break (results, keys);
+        };
+        rounds += 1;
+        if rounds > 2 || !state.search.wait_searchable(seq, catch_up).await {
+            metrics::counter!("vitrine_search_uncacheable_total").increment(1);
+            cacheable = false;
+            break (results, keys);
+        }
+    };
     let mut highlights = BTreeMap::new();
     let mut products = Vec::with_capacity(results.hits.len());
     for (product, highlight) in results.hits {
@@ -218,5 +261,10 @@ async fn search(
         highlights,
         facets: results.facets,
     };
-    cacheable_json_with(&headers, &search_cache_control(&state.config), &keys, &body)
+    let cache_control = if cacheable {
+        search_cache_control(&state.config)
+    } else {
+        "no-store".to_owned()
+    };
+    cacheable_json_with(&headers, &cache_control, &keys, &body)
 }

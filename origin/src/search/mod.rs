@@ -132,6 +132,8 @@ struct Inner {
     synonyms: Synonyms,
     /// The `feed_seq` up to which changes are searchable.
     searchable_seq: AtomicU64,
+    /// Woken whenever `searchable_seq` moves.
+    moved: tokio::sync::Notify,
 }
 
 /// The search index of this process: the generation queries read, swapped
@@ -186,6 +188,7 @@ impl SearchIndex {
                 analyzer,
                 synonyms,
                 searchable_seq: AtomicU64::new(0),
+                moved: tokio::sync::Notify::new(),
             }),
         };
         if let Some(live) = live {
@@ -216,7 +219,26 @@ impl SearchIndex {
 
     pub(crate) fn set_searchable_seq(&self, seq: u64) {
         self.inner.searchable_seq.store(seq, Ordering::Release);
+        self.inner.moved.notify_waiters();
         metrics::gauge!("vitrine_search_searchable_seq").set(seq as f64);
+    }
+
+    /// Waits until changes up to `seq` are searchable, at most `timeout`;
+    /// whether they are.
+    pub async fn wait_searchable(&self, seq: u64, timeout: std::time::Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let moved = self.inner.moved.notified();
+            tokio::pin!(moved);
+            // Registered before the check, so a move in between is not missed.
+            moved.as_mut().enable();
+            if self.searchable_seq() >= seq {
+                return true;
+            }
+            if tokio::time::timeout_at(deadline, moved).await.is_err() {
+                return self.searchable_seq() >= seq;
+            }
+        }
     }
 
     /// Makes `live` the generation queries read.

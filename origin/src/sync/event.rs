@@ -21,6 +21,8 @@ pub enum Source {
     Erp,
     /// A catalog feed poller.
     Feed,
+    /// `POST /webhooks/payments/{provider}`.
+    Payment,
 }
 
 impl Source {
@@ -29,6 +31,7 @@ impl Source {
         match self {
             Self::Erp => "erp",
             Self::Feed => "feed",
+            Self::Payment => "payment",
         }
     }
 }
@@ -204,23 +207,56 @@ impl ProductFields {
     }
 }
 
-/// An event on the queue: the event and where it came from.
+/// A message on the queue: what it carries and where it came from.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Envelope {
     /// Who sent it.
     pub source: Source,
     /// When the origin accepted it (for the end-to-end lag).
     pub received_at: chrono::DateTime<chrono::Utc>,
-    /// The event.
-    pub event: Event,
+    /// What it carries.
+    #[serde(flatten)]
+    pub body: Body,
+}
+
+/// What an [`Envelope`] carries: `{"event": ...}` or `{"payment": ...}`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Body {
+    /// A change to one product (the ERP, a catalog feed).
+    Event(Event),
+    /// A verified payment provider's event.
+    Payment(super::payment::PaymentNotice),
 }
 
 impl Envelope {
+    /// An envelope for a product event from `source`.
+    pub fn event(source: Source, received_at: chrono::DateTime<chrono::Utc>, event: Event) -> Self {
+        Self {
+            source,
+            received_at,
+            body: Body::Event(event),
+        }
+    }
+
+    /// An envelope for a verified payment event.
+    pub fn payment(received_at: chrono::DateTime<chrono::Utc>, notice: super::payment::PaymentNotice) -> Self {
+        Self {
+            source: Source::Payment,
+            received_at,
+            body: Body::Payment(notice),
+        }
+    }
+
     /// The queue message carrying this envelope.
     pub fn to_outgoing(&self) -> Outgoing {
+        let (group, dedup_id) = match &self.body {
+            Body::Event(event) => (event.group(), event.id.clone()),
+            Body::Payment(notice) => (notice.group(), notice.dedup_id()),
+        };
         Outgoing {
-            group: self.event.group(),
-            dedup_id: self.event.id.clone(),
+            group,
+            dedup_id,
             body: serde_json::to_string(self).unwrap_or_default(),
         }
     }

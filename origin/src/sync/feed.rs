@@ -1139,14 +1139,7 @@ async fn diff_and_enqueue(db: &Db, queue: &SyncQueue, batch: Vec<Parsed>, run: &
                     run.malformed(RowError::new(row.line, None, problem));
                     continue;
                 }
-                outgoing.push(
-                    Envelope {
-                        source: Source::Feed,
-                        received_at,
-                        event,
-                    }
-                    .to_outgoing(),
-                );
+                outgoing.push(Envelope::event(Source::Feed, received_at, event).to_outgoing());
             }
         }
     }

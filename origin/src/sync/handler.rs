@@ -17,7 +17,7 @@
 use chrono::Utc;
 use uuid::Uuid;
 
-use super::event::{Change, Envelope, ProductFields};
+use super::event::{Body, Change, Envelope, Event, ProductFields, Source};
 use crate::catalog::product_surrogate_keys;
 use crate::db::{BeginWrite as _, Db};
 use crate::outbox::OutboxEvent;
@@ -115,12 +115,20 @@ impl Versions {
     }
 }
 
-/// Applies `envelope`'s event; `currency` is the store's, for new products.
+/// Applies what `envelope` carries; `currency` is the store's, for new
+/// products.
 pub async fn apply(db: &Db, currency: &str, envelope: &Envelope) -> Result<Outcome, HandleError> {
-    let event = &envelope.event;
+    match &envelope.body {
+        Body::Event(event) => apply_event(db, currency, envelope.source, event).await,
+        Body::Payment(notice) => super::payment::apply(db, notice, &notice.dedup_id()).await,
+    }
+}
+
+/// Applies one product event from `source`.
+async fn apply_event(db: &Db, currency: &str, source: Source, event: &Event) -> Result<Outcome, HandleError> {
     let now = Utc::now();
     let now_ms = now.timestamp_millis();
-    let cause = format!("sync:{}", envelope.source.as_str());
+    let cause = format!("sync:{}", source.as_str());
     with_db!(db, pool => {
         let mut tx = pool.begin_write().await?;
         // Claimed first: a concurrent handler of the same id waits on this

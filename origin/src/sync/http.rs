@@ -1,4 +1,4 @@
-//! The sync pipeline's HTTP surface: the ERP webhook, and the admin's view
+//! The sync pipeline's HTTP surface: the ERP and payment webhooks, and the admin's view
 //! of the queue and its dead letters (store managers and super admins).
 
 use axum::extract::State;
@@ -18,6 +18,7 @@ use crate::with_db;
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(super::webhook::erp))
+        .routes(routes!(super::payment::payments))
         .routes(routes!(queue_stats))
         .routes(routes!(dead_letters))
         .routes(routes!(redrive_one))

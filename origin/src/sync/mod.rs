@@ -1,15 +1,17 @@
 //! The sync pipeline: what the ERP, the catalog feed and payment providers
-//! send comes in through [`webhook`] and [`feed`], goes on a [`queue`] grouped
-//! by product (so one SKU's events apply in order and different SKUs in
-//! parallel), and is applied by the [`handler`]s, idempotently and in the same
-//! transaction as its outbox row. The change feed's relay then publishes the
-//! change to the edges, the search index and Redis's hot stock counts.
+//! send comes in through [`webhook`], [`feed`] and [`payment`], goes on a
+//! [`queue`] grouped by entity (so one SKU's or one payment's events apply in
+//! order, different ones in parallel), and is applied by the [`handler`]s,
+//! idempotently and in the same transaction as its outbox row. The change
+//! feed's relay then publishes the change to the edges, the search index and
+//! Redis's hot stock counts.
 //!
 //! ```text
-//! POST /webhooks/erp ─┐                       ┌─ products + sync_versions
-//! catalog feed poll ──┴─> queue (FIFO/group) ─> worker ─> handler ─┤   + processed_events + outbox
-//!                                  │                               └─ (one transaction)
-//!                                  └─ dead letters (admin: list, redrive)
+//! POST /webhooks/erp ─────────────────┐
+//! catalog feed poll ──────────────────┼─> queue ─> worker ─> handler: one transaction of
+//! POST /webhooks/payments/{provider} ─┘  (FIFO      │         the change, sync_processed
+//!   (verified by the provider's plugin)   per group) │         and the outbox row
+//!                                                    └─> dead letters (admin: list, redrive)
 //! ```
 
 pub mod config;
@@ -18,6 +20,7 @@ pub mod event;
 pub mod feed;
 pub mod handler;
 pub mod http;
+pub mod payment;
 pub mod queue;
 pub mod sqs;
 pub mod webhook;

@@ -110,8 +110,18 @@ pub async fn client(config: &SyncConfig) -> Client {
     let http = aws_smithy_http_client::Builder::new()
         .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
         .build_https();
+    // Every call ends: a server that stops answering mid-request must not
+    // hold a worker forever. An attempt may take a whole long poll (at most
+    // 20 s) and then some; retries of a failed attempt share the operation's
+    // budget.
+    let timeouts = aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(3))
+        .operation_attempt_timeout(Duration::from_secs(30))
+        .operation_timeout(Duration::from_secs(90))
+        .build();
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
         .region(Region::new(config.sqs_region.clone()))
+        .timeout_config(timeouts)
         .http_client(http);
     if let Some(endpoint) = &config.sqs_endpoint {
         loader = loader.endpoint_url(endpoint);

@@ -171,14 +171,7 @@ pub async fn erp(
                 format!("event {i} ({}): {problem}", event.id),
             ));
         }
-        messages.push(
-            Envelope {
-                source: Source::Erp,
-                received_at,
-                event,
-            }
-            .to_outgoing(),
-        );
+        messages.push(Envelope::event(Source::Erp, received_at, event).to_outgoing());
     }
     let n = messages.len() as u64;
     metrics::counter!("vitrine_sync_events_total", "source" => "erp", "outcome" => "received").increment(n);

@@ -369,6 +369,16 @@ pub struct PluginHost {
     _ticker: engine::EpochTicker,
 }
 
+impl std::fmt::Debug for PluginHost {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let set = self.set.load();
+        f.debug_struct("PluginHost")
+            .field("config", &self.config)
+            .field("plugins", &set.iter().map(|p| p.name()).collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
 impl PluginHost {
     /// A host with its own engine and epoch ticker thread, and no plugins.
     /// With `cache`, compiled components are kept on disk between runs.
