@@ -160,12 +160,18 @@ struct Shop {
 impl Shop {
     /// Fills the database first, so the server's first index is built from it.
     async fn start(database_url: Option<String>) -> Self {
+        Self::start_with(database_url, |_| {}).await
+    }
+
+    /// As [`Shop::start`], letting `tweak` adjust the config first.
+    async fn start_with(database_url: Option<String>, tweak: impl FnOnce(&mut Config)) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut config = Config::embedded(dir.path());
         config.database_url = database_url;
         config.db_max_connections = 8;
         config.search_synonyms = "sprinkler=hose".into();
         config.feed_relay_interval_ms = 50;
+        tweak(&mut config);
         let state = AppState::connect(config, true).await.expect("origin state");
         let mut ids = Vec::new();
         for p in CATALOG {
@@ -669,6 +675,52 @@ async fn changes_are_searchable_within_a_second(shop: &Shop) {
     );
 }
 
+/// The highest `feed_seq` numbered so far.
+async fn feed_top(shop: &Shop) -> i64 {
+    with_db!(&shop.state.db, pool => sqlx::query_scalar::<_, Option<i64>>("SELECT MAX(feed_seq) FROM outbox")
+        .fetch_one(pool).await.expect("feed top"))
+    .unwrap_or(0)
+}
+
+/// An edge purges a search answer as soon as a change is numbered, and asks
+/// again at once: with the index committing only every 1.5 s, that answer
+/// must still show the change if the edge may cache it.
+async fn an_answer_is_cacheable_only_with_the_changes_it_shows(shop: &Shop) {
+    let token = shop.manager_token().await;
+    let saw = shop.id("makita-saw");
+    let query = search_path(&[("q", "circular saw")]);
+    for (i, price) in [199_900_i64, 189_900, 179_900].into_iter().enumerate() {
+        let before = feed_top(shop).await;
+        let edit = Request::put(format!("/admin/v1/products/{saw}/price"))
+            .header("content-type", "application/json")
+            .header("authorization", format!("Bearer {token}"))
+            .body(Body::from(json!({ "amount_minor": price }).to_string()))
+            .expect("request");
+        assert_eq!(shop.request(edit).await.0, StatusCode::OK);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while feed_top(shop).await <= before {
+            assert!(Instant::now() < deadline, "the change was never numbered");
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        let (status, headers, body) = shop.get(&query).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let cache = headers
+            .get("cache-control")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        let shown = body["products"][0]["price"]["amount_minor"].as_i64();
+        assert!(
+            shown == Some(price) || cache == "no-store",
+            "change {i}: a cacheable answer (`{cache}`) shows {shown:?}, the price is {price}"
+        );
+        assert!(
+            cache.contains("s-maxage"),
+            "change {i}: the index caught up within its wait, so the answer is cacheable: `{cache}`"
+        );
+    }
+}
+
 async fn a_rebuild_is_swapped_in_while_queries_run(shop: &Shop) {
     let before = shop.state.search.generation().expect("a generation");
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -752,3 +804,26 @@ on_both_engines!(shopper, what_a_shopper_sees);
 on_both_engines!(bad_input, bad_input_is_a_clear_400);
 on_both_engines!(freshness, changes_are_searchable_within_a_second);
 on_both_engines!(reindex, a_rebuild_is_swapped_in_while_queries_run);
+
+mod cacheable_only_when_current {
+    async fn slow_commits(url: Option<String>) -> super::Shop {
+        super::Shop::start_with(url, |c| c.search_commit_interval_ms = 1_500).await
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn embedded() {
+        let shop = slow_commits(None).await;
+        super::an_answer_is_cacheable_only_with_the_changes_it_shows(&shop).await;
+        shop.stop().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres() {
+        let Some(url) = super::fresh_postgres().await else {
+            return;
+        };
+        let shop = slow_commits(Some(url)).await;
+        super::an_answer_is_cacheable_only_with_the_changes_it_shows(&shop).await;
+        shop.stop().await;
+    }
+}

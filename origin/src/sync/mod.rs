@@ -3,8 +3,7 @@
 //! [`queue`] grouped by entity (so one SKU's or one payment's events apply in
 //! order, different ones in parallel), and is applied by the [`handler`]s,
 //! idempotently and in the same transaction as its outbox row. The change
-//! feed's relay then publishes the change to the edges, the search index and
-//! Redis's hot stock counts.
+//! feed's relay then publishes the change to the edges and the search index.
 //!
 //! ```text
 //! POST /webhooks/erp ─────────────────┐
