@@ -54,6 +54,9 @@ async fn main() -> anyhow::Result<()> {
     config.database_url = std::env::var("DATABASE_URL").ok();
     config.redis_url = std::env::var("REDIS_URL").ok();
     config.edge_secret = Some(secret.clone());
+    // The origin verifies payment providers' webhooks with the payment
+    // plugins of the same operator config the edge runs.
+    config.plugins_config = Some(root.join("edge-config/vitrine.toml"));
     let listen = std::env::var("VITRINE_ORIGIN_LISTEN").unwrap_or_else(|_| "127.0.0.1:8081".into());
 
     let state = AppState::connect(config, true).await?;
