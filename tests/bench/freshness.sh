@@ -36,9 +36,11 @@ cleanup() {
 trap cleanup EXIT
 vitrine_services_up
 
-cargo build --release -q -p vitrine-origin -p vitrine-runtime -p vitrine-tests \
+# VITRINE_BENCH_PROFILE=dev measures debug builds (quicker to build, slower to run).
+profile=${VITRINE_BENCH_PROFILE:-release}
+cargo build --profile "$profile" -q -p vitrine-origin -p vitrine-runtime -p vitrine-tests \
     --bin vitrine-origin --bin vitrine-edge --bin vitrine-freshness
-bin=$PWD/target/release
+bin=$PWD/target/$([ "$profile" = dev ] && echo debug || echo "$profile")
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_ready() {

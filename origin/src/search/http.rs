@@ -173,6 +173,9 @@ impl SearchQuery {
 /// longer backlog than this is waited for as a whole.
 const PENDING_LIMIT: u32 = 1_000;
 
+/// `Cache-Control` of an answer the index may be behind on.
+pub const BEHIND_CACHE_CONTROL: &str = "public, max-age=0, s-maxage=1";
+
 /// Runs `request` on the index, on a blocking thread.
 async fn run_search(state: &AppState, request: &SearchRequest) -> Result<SearchResults, ApiError> {
     let index = state.search.clone();
@@ -195,7 +198,7 @@ async fn run_search(state: &AppState, request: &SearchRequest) -> Result<SearchR
     responses(
         (status = 200, description = "A page of results with facets and highlights; cacheable for \
             `VITRINE_SEARCH_S_MAXAGE` seconds, tagged `search` (purged by price and catalog changes) and \
-            `product:<id>` for every product shown (purged by any change to it); `no-store` when the \
+            `product:<id>` for every product shown (purged by any change to it); `s-maxage=1` when the \
             index is still behind the change feed after a few commits", body = SearchPage),
         (status = 304, description = "The client's `If-None-Match` matches"),
         (status = 400, description = "Unknown parameter, bad paging or sort, `min_price` above `max_price`, `q` too long", body = ErrorBody),
@@ -216,7 +219,9 @@ async fn search(
     // changes the index does not hold yet: if one names a key of this
     // answer, wait for the index to take it in (it commits every
     // `search_commit_interval_ms`) and search again; if it does not within a
-    // few commits, answer without letting the answer be cached.
+    // few commits, answer with a lifetime of one second: the edge then keeps
+    // it that long at most (`no-store` would make it pass the query to the
+    // origin for its hit-for-pass time instead).
     let catch_up = std::time::Duration::from_millis(state.config.search_commit_interval_ms.saturating_mul(5).max(500));
     let mut cacheable = true;
     let mut rounds = 0;
@@ -264,7 +269,7 @@ async fn search(
     let cache_control = if cacheable {
         search_cache_control(&state.config)
     } else {
-        "no-store".to_owned()
+        BEHIND_CACHE_CONTROL.to_owned()
     };
     cacheable_json_with(&headers, &cache_control, &keys, &body)
 }

@@ -166,14 +166,18 @@ fn search_price(page: &Value, id: &str) -> Option<i64> {
 /// cache, so a change is measured from a cached page, as shoppers see it.
 async fn warm(client: &reqwest::Client, edge: &str, t: &Target) -> anyhow::Result<()> {
     for url in [product_url(edge, t), search_url(edge, t)] {
+        // The origin's index may still be catching up (answers are not
+        // cacheable until it has), so this tries for a while.
         let mut hit = false;
-        for _ in 0..5 {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
             let (status, cache, _) = get_json(client, &url).await?;
             anyhow::ensure!(status.is_success(), "GET {url} answered {status}");
             if cache == "HIT" {
                 hit = true;
                 break;
             }
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
         anyhow::ensure!(hit, "the edge does not cache {url}: is it in front of the origin?");
     }
