@@ -81,7 +81,7 @@ impl Shop {
         // local SQS server long enough that a handler slowed by a loaded
         // machine is not overtaken by its own redelivery (moto mishandles a
         // message deleted while another receive hands it out again).
-        config.sync.visibility_secs = if setup == Setup::PostgresSqs { 30 } else { 2 };
+        config.sync.visibility_secs = if matches!(setup, Setup::PostgresSqs) { 30 } else { 2 };
         config.sync.retry_base_ms = 50;
         config.sync.retry_max_ms = 200;
         config.sync.erp_webhook_secret = Some(SECRET.into());
