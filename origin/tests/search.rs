@@ -8,6 +8,9 @@
 //! Postgres tests skip, unless `VITRINE_REQUIRE_SERVICES` or `CI` is set,
 //! when they fail.
 
+mod common;
+
+use common::fresh_postgres;
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
@@ -24,32 +27,6 @@ use vitrine_origin::config::Config;
 use vitrine_origin::db::Db;
 use vitrine_origin::state::AppState;
 use vitrine_origin::with_db;
-
-fn env(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.is_empty())
-}
-
-async fn fresh_postgres() -> Option<String> {
-    let Some(admin) = env("VITRINE_TEST_DATABASE_URL") else {
-        assert!(
-            env("VITRINE_REQUIRE_SERVICES").is_none() && env("CI").is_none(),
-            "VITRINE_TEST_DATABASE_URL must be set: run tests through `tests/run`"
-        );
-        eprintln!("SKIPPED: no Postgres configured (run `tests/run` to start it)");
-        return None;
-    };
-    let name = format!("vt_{}", Uuid::new_v4().simple());
-    let Db::Postgres(pool) = Db::connect(&admin, 1).await.expect("admin connection") else {
-        panic!("VITRINE_TEST_DATABASE_URL is not a postgres url")
-    };
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&pool)
-        .await
-        .expect("create database");
-    pool.close().await;
-    let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
-    Some(format!("{base}/{name}"))
-}
 
 /// One hand-built product.
 struct P {

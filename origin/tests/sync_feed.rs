@@ -4,6 +4,9 @@
 //! resuming tests also on Postgres when `VITRINE_TEST_DATABASE_URL` is set
 //! (`tests/run` sets it).
 
+mod common;
+
+use common::fresh_postgres;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -18,35 +21,6 @@ use vitrine_origin::sync::feed::{self, FeedOptions, FeedRun};
 use vitrine_origin::sync::queue::Queue as _;
 use vitrine_origin::sync::{SyncConfig, SyncQueue};
 use vitrine_origin::with_db;
-
-fn env(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.is_empty())
-}
-
-/// A fresh Postgres database, or `None` when no server is configured and
-/// none is required.
-async fn fresh_postgres() -> Option<String> {
-    let Some(admin) = env("VITRINE_TEST_DATABASE_URL") else {
-        assert!(
-            env("VITRINE_REQUIRE_SERVICES").is_none() && env("CI").is_none(),
-            "VITRINE_TEST_DATABASE_URL must be set: run tests through `tests/run`"
-        );
-        eprintln!("SKIPPED: no Postgres configured (run `tests/run` to start it)");
-        return None;
-    };
-    let name = format!("vt_feed_{}", uuid::Uuid::new_v4().simple());
-    let Db::Postgres(pool) = Db::connect(&admin, 1).await.expect("admin connection") else {
-        panic!("VITRINE_TEST_DATABASE_URL is not a postgres url")
-    };
-    // The name is hex digits generated here, never input.
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&pool)
-        .await
-        .expect("create database");
-    pool.close().await;
-    let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
-    Some(format!("{base}/{name}"))
-}
 
 /// A migrated database with two categories, the database queue over it, and
 /// a directory for feeds.

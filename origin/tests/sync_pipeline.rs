@@ -5,6 +5,9 @@
 //! those variants skip, unless `VITRINE_REQUIRE_SERVICES` or `CI` is set,
 //! when they fail.
 
+mod common;
+
+use common::{fresh_postgres, required};
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
@@ -16,7 +19,6 @@ use tower::ServiceExt as _;
 use uuid::Uuid;
 use vitrine_origin::auth::Role;
 use vitrine_origin::config::Config;
-use vitrine_origin::db::Db;
 use vitrine_origin::state::AppState;
 use vitrine_origin::sync::event::{Change, Envelope, Event, Source};
 use vitrine_origin::sync::queue::{Outgoing, Queue as _};
@@ -25,37 +27,6 @@ use vitrine_origin::sync::{QueueKind, SyncQueue};
 use vitrine_origin::with_db;
 
 const SECRET: &str = "erp-webhook-secret-of-32-bytes-at-least";
-
-fn env(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.is_empty())
-}
-
-fn required(name: &str) -> Option<String> {
-    let value = env(name);
-    if value.is_none() {
-        assert!(
-            env("VITRINE_REQUIRE_SERVICES").is_none() && env("CI").is_none(),
-            "{name} must be set: run tests through `tests/run`"
-        );
-        eprintln!("SKIPPED: {name} is not set (run `tests/run` to start the services)");
-    }
-    value
-}
-
-async fn fresh_postgres() -> Option<String> {
-    let admin = required("VITRINE_TEST_DATABASE_URL")?;
-    let name = format!("vt_{}", Uuid::new_v4().simple());
-    let Db::Postgres(pool) = Db::connect(&admin, 1).await.expect("admin connection") else {
-        panic!("VITRINE_TEST_DATABASE_URL is not a postgres url")
-    };
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&pool)
-        .await
-        .expect("create database");
-    pool.close().await;
-    let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
-    Some(format!("{base}/{name}"))
-}
 
 #[derive(Clone, Copy, Debug)]
 enum Setup {
