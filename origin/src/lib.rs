@@ -46,4 +46,5 @@ pub mod search;
 pub mod seed;
 pub mod server;
 pub mod state;
+pub mod stock;
 pub mod sync;

@@ -38,9 +38,11 @@ pub async fn serve(
     let sweeper = tokio::spawn(sweep_forever(state.clone()));
     let relay = tokio::spawn(crate::change_feed::relay::run(state.clone()));
     let indexer = tokio::spawn(crate::search::indexer::run(state.clone()));
-    let mut sync_tasks: Vec<_> = (0..state.config.sync.workers)
-        .map(|_| tokio::spawn(crate::sync::worker::Worker::of(&state).run()))
+    let (stop_workers, workers_stop) = tokio::sync::watch::channel(false);
+    let workers: Vec<_> = (0..state.config.sync.workers)
+        .map(|_| tokio::spawn(crate::sync::worker::Worker::of(&state).run_until(workers_stop.clone())))
         .collect();
+    let mut sync_tasks = Vec::new();
     sync_tasks.push(tokio::spawn(crate::sync::worker::watch(
         state.sync.queue.clone(),
         state.config.sync.queue_capacity,
@@ -67,6 +69,20 @@ pub async fn serve(
         feed.close();
     };
     axum::serve(listener, app).with_graceful_shutdown(shutdown).await?;
+    // The workers finish the batches they hold (past the visibility
+    // timeout the queue hands them out again anyway, so no longer).
+    let _ = stop_workers.send(true);
+    let drain = state.config.sync.visibility();
+    let deadline = tokio::time::Instant::now() + drain;
+    for mut worker in workers {
+        if tokio::time::timeout_at(deadline, &mut worker).await.is_err() {
+            tracing::warn!(
+                drain_secs = drain.as_secs(),
+                "a sync worker was still handling a batch when the drain ended"
+            );
+            worker.abort();
+        }
+    }
     sweeper.abort();
     relay.abort();
     indexer.abort();

@@ -34,6 +34,8 @@ pub struct AppState {
     pub sync: SyncPipeline,
     /// The payment plugins of `--plugins-config`, if given.
     pub payments: Option<Arc<PluginHost>>,
+    /// The hot stock counts in Redis, when Redis is configured.
+    pub stock: Option<crate::stock::HotStock>,
 }
 
 /// What the sync pipeline shares.
@@ -59,9 +61,12 @@ impl AppState {
             db.migrate().await?;
         }
         let carts = Carts::connect(&config, db.clone()).await?;
-        let stream = match &config.redis_url {
-            Some(url) => Some(StreamPublisher::connect(url, &config.redis_prefix, config.feed_stream_maxlen).await?),
-            None => None,
+        let (stream, stock) = match &config.redis_url {
+            Some(url) => (
+                Some(StreamPublisher::connect(url, &config.redis_prefix, config.feed_stream_maxlen).await?),
+                Some(crate::stock::HotStock::connect(url, &config.redis_prefix).await?),
+            ),
+            None => (None, None),
         };
         let secret = match &config.jwt_secret {
             Some(secret) => secret.as_bytes().to_vec(),
@@ -83,6 +88,7 @@ impl AppState {
         Ok(Self {
             sync: SyncPipeline { queue },
             payments,
+            stock,
             search,
             db,
             carts,

@@ -172,6 +172,33 @@ async fn wait_for_entries(
     }
 }
 
+/// The hot stock count Redis holds for `product` under `prefix`.
+async fn hot_count(conn: &mut redis::aio::MultiplexedConnection, prefix: &str, product: Uuid) -> Option<i64> {
+    redis::cmd("HGET")
+        .arg(format!("{prefix}stock"))
+        .arg(product.to_string())
+        .query_async(conn)
+        .await
+        .expect("HGET")
+}
+
+/// What `GET /api/v1/stock?ids=…` answers on `state`.
+async fn stock_answer(state: &AppState, ids: &[Uuid]) -> serde_json::Value {
+    use http_body_util::BodyExt as _;
+    use tower::ServiceExt as _;
+    let ids: Vec<String> = ids.iter().map(Uuid::to_string).collect();
+    let request = axum::http::Request::get(format!("/api/v1/stock?ids={}", ids.join(",")))
+        .body(axum::body::Body::empty())
+        .expect("request");
+    let response = vitrine_origin::http::router(state.clone())
+        .oneshot(request)
+        .await
+        .expect("response");
+    assert_eq!(response.status(), axum::http::StatusCode::OK);
+    let bytes = response.into_body().collect().await.expect("body").to_bytes();
+    serde_json::from_slice(&bytes).expect("json")
+}
+
 fn ids(entries: &[Entry]) -> Vec<&str> {
     entries.iter().map(|(id, _)| id.as_str()).collect()
 }
@@ -209,12 +236,19 @@ async fn the_stream_gets_each_change_in_order_and_is_rebuilt_after_redis_restart
         fields("product.stock_changed", &format!("product:{drill}"))
     );
     assert_eq!(published[2].1, fields("product.price_changed", &price_keys));
+    assert_eq!(
+        hot_count(&mut conn, &prefix, drill).await,
+        Some(4),
+        "the hot count came with the stream"
+    );
 
     // Redis restarts empty: the relay remembers nothing, reads the stream
-    // (now empty) and publishes again what the database retains.
+    // (now empty) and publishes again what the database retains, and the
+    // hot counts with it.
     let _: () = redis::cmd("FLUSHDB").query_async(&mut conn).await.expect("FLUSHDB");
     let again = wait_for_entries(&mut conn, &key, 3, Duration::from_secs(3)).await;
     assert_eq!(again, published);
+    assert_eq!(hot_count(&mut conn, &prefix, drill).await, Some(4));
 
     // And goes on from there.
     edit_product(&origin.state.db, drill, ProductEdit::Stock(2), None)
@@ -222,6 +256,23 @@ async fn the_stream_gets_each_change_in_order_and_is_rebuilt_after_redis_restart
         .expect("edit");
     let more = wait_for_entries(&mut conn, &key, 4, Duration::from_secs(2)).await;
     assert_eq!(ids(&more), vec!["1-0", "2-0", "3-0", "4-0"]);
+    assert_eq!(hot_count(&mut conn, &prefix, drill).await, Some(2));
+
+    // A product that is gone loses its count.
+    with_db!(&origin.state.db, pool => {
+        let mut tx = pool.begin().await.expect("begin");
+        sqlx::query("DELETE FROM products WHERE id = $1").bind(drill).execute(&mut *tx).await.expect("delete");
+        vitrine_origin::write_outbox!(&mut *tx, &vitrine_origin::outbox::OutboxEvent {
+            topic: "product.deleted",
+            entity: format!("product:{drill}"),
+            surrogate_keys: vec![format!("product:{drill}")],
+            payload: serde_json::json!({}),
+        }).expect("outbox");
+        tx.commit().await.expect("commit");
+    });
+    origin.state.feed.wake_relay();
+    wait_for_entries(&mut conn, &key, 5, Duration::from_secs(2)).await;
+    assert_eq!(hot_count(&mut conn, &prefix, drill).await, None);
     origin.stop().await;
 }
 
@@ -308,8 +359,63 @@ async fn two_replicas_number_and_publish_each_change_once() {
     // Nothing more arrives later (no replica publishes a number twice).
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(entries(&mut conn, &key).await.len(), 40);
+    // Whichever replica published the last change left the product's
+    // final stock as its hot count.
+    let stored: i64 = with_db!(&a.state.db, pool => sqlx::query_scalar("SELECT stock FROM products WHERE id = $1")
+        .bind(drill).fetch_one(pool).await)
+    .expect("stock");
+    assert_eq!(hot_count(&mut conn, &prefix, drill).await, Some(stored));
     a.stop().await;
     b.stop().await;
+}
+
+/// `GET /api/v1/stock` answers from the hot counts where Redis holds them
+/// and from the database for the rest, and names ids of no product.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn stock_is_read_from_the_hot_counts_and_the_database_for_the_rest() {
+    let Some((pg, redis_url)) = services(10) else { return };
+    let prefix = format!("test:{}:", Uuid::new_v4().simple());
+    let origin = Running::start(&fresh_database(&pg).await, &redis_url, &prefix).await;
+    let mut conn = redis(&redis_url).await;
+    // Written straight to the database: no change, so no hot count.
+    let (held, cold) = (origin.product().await, origin.product().await);
+    let nobody = Uuid::new_v4();
+    // A count Redis holds answers for its product, even one that (as no
+    // publisher would leave it) differs from the database's 5: the answer
+    // comes from Redis.
+    let _: () = redis::cmd("HSET")
+        .arg(format!("{prefix}stock"))
+        .arg(held.to_string())
+        .arg(0)
+        .query_async(&mut conn)
+        .await
+        .expect("HSET");
+    let answer = stock_answer(&origin.state, &[held, cold, nobody]).await;
+    assert_eq!(
+        answer,
+        serde_json::json!({
+            "stock": [
+                { "product_id": held, "available": 0, "in_stock": false },
+                { "product_id": cold, "available": 5, "in_stock": true },
+            ],
+            "unknown": [nobody],
+        })
+    );
+    // A change brings the count back in line with the database.
+    edit_product(&origin.state.db, held, ProductEdit::Stock(3), None)
+        .await
+        .expect("edit");
+    let start = Instant::now();
+    while hot_count(&mut conn, &prefix, held).await != Some(3) {
+        assert!(
+            start.elapsed() < Duration::from_secs(2),
+            "the change never reached the hot count"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let answer = stock_answer(&origin.state, &[held]).await;
+    assert_eq!(answer["stock"][0]["available"], 3);
+    origin.stop().await;
 }
 
 async fn futures_join<T>(handles: Vec<tokio::task::JoinHandle<T>>) -> Vec<Result<T, tokio::task::JoinError>> {

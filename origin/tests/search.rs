@@ -804,3 +804,29 @@ mod cacheable_only_when_current {
         shop.stop().await;
     }
 }
+
+/// A catalog seeded just before the first build is built once: the build's
+/// cursor covers the seed's `catalog.seeded` change, so the follower has
+/// nothing to replay (replaying it would mean a second full build, during
+/// which no change becomes searchable).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_build_right_after_a_seed_covers_the_seed() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let state = AppState::connect(Config::embedded(dir.path()), true)
+        .await
+        .expect("state");
+    let seeded = vitrine_origin::seed::run(&state, &vitrine_origin::seed::SeedArgs { products: 40, seed: 7 })
+        .await
+        .expect("seed");
+    assert_eq!(seeded.products_created, 40);
+    let report = vitrine_origin::search::indexer::build(&state.db, state.search.root())
+        .await
+        .expect("build");
+    assert_eq!(report.products, 40);
+    let after: i64 = with_db!(&state.db, pool => sqlx::query_scalar(
+        "SELECT count(*) FROM outbox WHERE feed_seq IS NULL OR feed_seq > $1"
+    ).bind(i64::try_from(report.feed_seq).expect("seq")).fetch_one(pool).await)
+    .expect("count");
+    assert!(report.feed_seq >= 1, "the seed's change is numbered and covered");
+    assert_eq!(after, 0, "no change is left for the follower to replay");
+}

@@ -540,6 +540,56 @@ async fn without_a_secret_the_webhook_is_closed() {
     assert_eq!(state.sync.queue.stats().await.expect("stats").backlog, 0);
 }
 
+/// A worker told to stop while it handles a batch finishes the batch first:
+/// the event is applied and deleted, not left in flight to be redelivered.
+async fn a_stopping_worker_finishes_the_batch_it_holds(setup: Setup) {
+    let Some(shop) = Shop::start(setup, 1, 5).await else {
+        return;
+    };
+    // Held open so the handler waits on the product's row until the test
+    // lets it go.
+    let blocker = with_db!(&shop.state.db, pool => {
+        let mut tx = pool.begin().await.expect("begin");
+        sqlx::query("UPDATE products SET name = name WHERE sku = 'SKU-0'")
+            .execute(&mut *tx).await.expect("lock the product");
+        let (release, released) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(async move {
+            let _ = released.await;
+            tx.rollback().await.expect("release the product");
+        });
+        release
+    });
+    shop.send(&[Event {
+        id: "e-drain".into(),
+        sku: "SKU-0".into(),
+        version: 1,
+        change: Change::Price { price_minor: 4_321 },
+    }])
+    .await;
+    let (stop, stopping) = tokio::sync::watch::channel(false);
+    let worker = tokio::spawn(Worker::of(&shop.state).run_until(stopping));
+    let start = Instant::now();
+    while shop.queue().stats().await.expect("stats").in_flight == 0 {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "the worker never received the event"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    stop.send(true).expect("stop");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!worker.is_finished(), "the worker waits for the handler it runs");
+    let _ = blocker.send(());
+    tokio::time::timeout(Duration::from_secs(20), worker)
+        .await
+        .expect("the worker stops once its batch is handled")
+        .expect("worker task");
+    assert_eq!(shop.products().await["SKU-0"].0, 4_321, "the event was applied");
+    let stats = shop.queue().stats().await.expect("stats");
+    assert_eq!((stats.backlog, stats.in_flight), (0, 0), "and deleted: {stats:?}");
+    assert_eq!(shop.applied_ids().await, vec!["e-drain".to_owned()]);
+}
+
 macro_rules! on_every_queue {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -563,6 +613,20 @@ on_every_queue!(
     a_poison_event_is_dead_lettered_then_redriven_after_the_fix,
     forged_replayed_and_invalid_webhooks_enqueue_nothing,
 );
+
+// Postgres only: the test holds a product's row lock to keep the handler
+// busy, and on SQLite that lock would stop the queue's own writes too.
+mod drain {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn postgres_db_queue() {
+        super::a_stopping_worker_finishes_the_batch_it_holds(super::Setup::PostgresDbQueue).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn postgres_sqs() {
+        super::a_stopping_worker_finishes_the_batch_it_holds(super::Setup::PostgresSqs).await;
+    }
+}
 
 #[tokio::test]
 async fn a_webhook_without_a_configured_secret_is_refused() {

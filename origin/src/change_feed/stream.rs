@@ -13,7 +13,8 @@
 //! database still retains); an edge then sees a gap in the ids and starts
 //! over, which is what it must do. Entries are added by a script that skips
 //! ids the stream already has, so two replicas publishing at once add each
-//! entry exactly once and in order. When Redis is down the database side goes
+//! entry exactly once and in order; with each entry it adds, the script sets
+//! the changed product's hot stock count ([`crate::stock`]). When Redis is down the database side goes
 //! on; publishing is retried with backoff.
 
 use std::sync::Arc;
@@ -49,13 +50,17 @@ end
 return '0-0'
 ";
 
-/// Adds entries (`ARGV[2..]`: id, topic, entity, keys, repeated) to stream
-/// `KEYS[1]` trimmed to about `ARGV[1]`, skipping ids the stream already has
-/// (another replica published them); any other error stops the script.
-/// Returns how many it added.
+/// Adds entries (`ARGV[2..]`: id, topic, entity, keys, stock, repeated) to
+/// stream `KEYS[1]` trimmed to about `ARGV[1]`, skipping ids the stream
+/// already has (another replica published them); any other error stops the
+/// script. With each entry it adds, it sets the hot stock count of the
+/// entry's product in hash `KEYS[2]` (`stock` is `id=count`, or `id=` for a
+/// product that is gone; empty for a change to no product), so a count is
+/// written with its change and by whoever adds the change. Returns how many
+/// entries it added.
 const XADD_SCRIPT: &str = r"
 local added = 0
-for i = 2, #ARGV, 4 do
+for i = 2, #ARGV, 5 do
   local r = redis.pcall('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], ARGV[i],
                         'topic', ARGV[i + 1], 'entity', ARGV[i + 2], 'keys', ARGV[i + 3])
   if type(r) == 'table' and r.err then
@@ -64,6 +69,17 @@ for i = 2, #ARGV, 4 do
     end
   else
     added = added + 1
+    local stock = ARGV[i + 4]
+    if stock ~= '' then
+      local eq = string.find(stock, '=', 1, true)
+      local product = string.sub(stock, 1, eq - 1)
+      local count = string.sub(stock, eq + 1)
+      if count == '' then
+        redis.call('HDEL', KEYS[2], product)
+      else
+        redis.call('HSET', KEYS[2], product, count)
+      end
+    end
   end
 end
 return added
@@ -74,6 +90,7 @@ return added
 pub struct StreamPublisher {
     conn: redis::aio::ConnectionManager,
     key: String,
+    stock_key: String,
     maxlen: u64,
     last_id: Arc<redis::Script>,
     xadd: Arc<redis::Script>,
@@ -104,6 +121,7 @@ impl StreamPublisher {
         Ok(Self {
             conn,
             key: format!("{prefix}changes"),
+            stock_key: crate::stock::hash_key(prefix),
             maxlen,
             last_id: Arc::new(redis::Script::new(LAST_ID_SCRIPT)),
             xadd: Arc::new(redis::Script::new(XADD_SCRIPT)),
@@ -157,14 +175,34 @@ impl StreamPublisher {
             if changes.is_empty() {
                 return Ok((published, true));
             }
+            // Read after the changes committed: each count is at least as
+            // new as the last change to its product in this batch.
+            let products: Vec<uuid::Uuid> = changes
+                .iter()
+                .filter_map(|c| c.entity.strip_prefix("product:"))
+                .filter_map(|id| id.parse().ok())
+                .collect::<std::collections::BTreeSet<_>>()
+                .into_iter()
+                .collect();
+            let counts = crate::stock::from_database(db, &products)
+                .await
+                .context("while reading the stock of changed products")?;
             let mut invocation = self.xadd.key(&self.key);
-            invocation.arg(self.maxlen);
+            invocation.key(&self.stock_key).arg(self.maxlen);
             for change in &changes {
+                let stock = match change.entity.strip_prefix("product:").and_then(|id| id.parse().ok()) {
+                    Some(id) => match counts.get(&id) {
+                        Some(count) => format!("{id}={count}"),
+                        None => format!("{id}="),
+                    },
+                    None => String::new(),
+                };
                 invocation
                     .arg(format!("{}-0", change.seq))
                     .arg(&change.topic)
                     .arg(&change.entity)
-                    .arg(change.surrogate_keys.join(" "));
+                    .arg(change.surrogate_keys.join(" "))
+                    .arg(stock);
             }
             let mut conn = self.conn.clone();
             let added: u64 = invocation

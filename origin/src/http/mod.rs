@@ -72,6 +72,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(crate::catalog::http::routes())
         .merge(crate::search::http::routes())
+        .merge(crate::stock::routes())
         .merge(crate::carts::http::routes())
         .merge(crate::orders::http::routes())
         .merge(crate::auth::http::routes())

@@ -19,10 +19,10 @@
 //!   while changes flow, each followed by a reader reload, so a change is
 //!   searchable one interval (plus the relay's) after its commit.
 //!
-//! A build reads the feed's `last_seq` *before* it scans the products, and
-//! records it as the cursor: every change numbered up to it committed
-//! before the scan began (so the scan saw it), and every later one is
-//! replayed on top.
+//! A build numbers the committed outbox rows, then reads the feed's
+//! `last_seq` *before* it scans the products, and records it as the
+//! cursor: every change numbered up to it committed before the scan began
+//! (so the scan saw it), and every later one is replayed on top.
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -108,6 +108,15 @@ async fn run_blocking<T: Send + 'static>(f: impl FnOnce() -> anyhow::Result<T> +
 /// the one in use, and returns it without putting it in use.
 pub async fn build(db: &Db, root: &Path) -> anyhow::Result<BuildReport> {
     let started = Instant::now();
+    // Number what has committed first, so the cursor covers it: a change
+    // committed before the scan but not yet numbered (the seed's
+    // `catalog.seeded` just before the first build) would otherwise be
+    // replayed on top, and `catalog.seeded` replayed means a second build.
+    // Another replica's relay holding the numbering lock leaves some rows
+    // unnumbered; they are replayed, which is harmless.
+    crate::change_feed::relay::sequence_all(db)
+        .await
+        .context("while numbering committed changes before the build")?;
     let feed_seq = last_seq(db).await.context("while reading the change feed's position")?;
     let building = format!(
         "{BUILDING_PREFIX}{}-{}",

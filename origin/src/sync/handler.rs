@@ -124,6 +124,38 @@ pub async fn apply(db: &Db, currency: &str, envelope: &Envelope) -> Result<Outco
     }
 }
 
+/// Claims `$event_id` as processed through `$exec`, in the transaction that
+/// applies it; evaluates to `Ok(true)` for the first claim. A concurrent
+/// handler of the same id waits on the row (Postgres) or on the write lock
+/// (SQLite) and then sees it. A macro so it type-checks against each
+/// engine's transaction inside [`crate::with_db!`].
+macro_rules! claim_processed {
+    ($exec:expr, $event_id:expr, $now_ms:expr) => {
+        sqlx::query(
+            "INSERT INTO sync_processed (event_id, outcome, processed_at_ms) VALUES ($1, 'applied', $2) \
+             ON CONFLICT (event_id) DO NOTHING",
+        )
+        .bind($event_id)
+        .bind($now_ms)
+        .execute($exec)
+        .await
+        .map(|done| done.rows_affected() == 1)
+    };
+}
+
+/// Records a claimed event as `stale` (older than what is stored).
+macro_rules! mark_stale {
+    ($exec:expr, $event_id:expr) => {
+        sqlx::query("UPDATE sync_processed SET outcome = 'stale' WHERE event_id = $1")
+            .bind($event_id)
+            .execute($exec)
+            .await
+            .map(drop)
+    };
+}
+
+pub(crate) use {claim_processed, mark_stale};
+
 /// Applies one product event from `source`.
 async fn apply_event(db: &Db, currency: &str, source: Source, event: &Event) -> Result<Outcome, HandleError> {
     let now = Utc::now();
@@ -131,18 +163,8 @@ async fn apply_event(db: &Db, currency: &str, source: Source, event: &Event) -> 
     let cause = format!("sync:{}", source.as_str());
     with_db!(db, pool => {
         let mut tx = pool.begin_write().await?;
-        // Claimed first: a concurrent handler of the same id waits on this
-        // row (Postgres) or on the write lock (SQLite) and then sees it.
-        let claimed = sqlx::query(
-            "INSERT INTO sync_processed (event_id, outcome, processed_at_ms) VALUES ($1, 'applied', $2) \
-             ON CONFLICT (event_id) DO NOTHING",
-        )
-        .bind(&event.id)
-        .bind(now_ms)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if claimed == 0 {
+        // Claimed first, so a concurrent handler of the same id waits.
+        if !claim_processed!(&mut *tx, &event.id, now_ms)? {
             return Ok(Outcome::Duplicate);
         }
         // The SKU's versions, locked until the commit (Postgres; SQLite's
@@ -159,10 +181,7 @@ async fn apply_event(db: &Db, currency: &str, source: Source, event: &Event) -> 
         .fetch_one(&mut *tx)
         .await?;
         let Some(applies) = versions.applies(event.version, &event.change) else {
-            sqlx::query("UPDATE sync_processed SET outcome = 'stale' WHERE event_id = $1")
-                .bind(&event.id)
-                .execute(&mut *tx)
-                .await?;
+            mark_stale!(&mut *tx, &event.id)?;
             tx.commit().await?;
             return Ok(Outcome::Stale);
         };

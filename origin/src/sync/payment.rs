@@ -34,7 +34,7 @@ use vitrine_runtime::plugins::types::{EventKind, Webhook};
 use vitrine_runtime::plugins::{GuestError, PaymentAnswer, PaymentCall, PluginError, PluginHost, World};
 
 use super::event::Envelope;
-use super::handler::{HandleError, Outcome};
+use super::handler::{HandleError, Outcome, claim_processed, mark_stale};
 use super::queue::{Outgoing, Queue as _, valid_dedup_id};
 use super::webhook::Accepted;
 use crate::db::{BeginWrite as _, Db};
@@ -313,16 +313,7 @@ pub async fn apply(db: &Db, notice: &PaymentNotice, event_id: &str) -> Result<Ou
     let now_ms = now.timestamp_millis();
     with_db!(db, pool => {
         let mut tx = pool.begin_write().await?;
-        let claimed = sqlx::query(
-            "INSERT INTO sync_processed (event_id, outcome, processed_at_ms) VALUES ($1, 'applied', $2) \
-             ON CONFLICT (event_id) DO NOTHING",
-        )
-        .bind(event_id)
-        .bind(now_ms)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if claimed == 0 {
+        if !claim_processed!(&mut *tx, event_id, now_ms)? {
             return Ok(Outcome::Duplicate);
         }
         let lock = if matches!(db, Db::Postgres(_)) { " FOR UPDATE" } else { "" };
@@ -364,10 +355,7 @@ pub async fn apply(db: &Db, notice: &PaymentNotice, event_id: &str) -> Result<Ou
             return Ok(Outcome::Applied);
         }
         let Some(to) = next_status(&status, notice.kind) else {
-            sqlx::query("UPDATE sync_processed SET outcome = 'stale' WHERE event_id = $1")
-                .bind(event_id)
-                .execute(&mut *tx)
-                .await?;
+            mark_stale!(&mut *tx, event_id)?;
             tx.commit().await?;
             return Ok(Outcome::Stale);
         };

@@ -51,15 +51,33 @@ impl Worker {
 
     /// Receives and handles batches until the task is dropped.
     pub async fn run(self) {
-        loop {
-            match self.round(RECEIVE_WAIT).await {
-                Ok(_) => {}
+        let (_never, stop) = tokio::sync::watch::channel(false);
+        self.run_until(stop).await;
+    }
+
+    /// Receives and handles batches until `stop` turns true, then returns
+    /// once the batch in hand is handled: a receive in progress is given up
+    /// (what it would have got stays in the queue), a batch received is
+    /// finished and deleted, so a graceful stop redelivers nothing.
+    pub async fn run_until(self, mut stop: tokio::sync::watch::Receiver<bool>) {
+        while !*stop.borrow() {
+            let batch = tokio::select! {
+                biased;
+                _ = stop.changed() => break,
+                batch = self.queue.receive(MAX_BATCH, RECEIVE_WAIT, self.config.visibility()) => batch,
+            };
+            match batch {
+                Ok(batch) => self.handle_batch(batch).await,
                 Err(e) => {
                     tracing::warn!(error = %e, "receiving sync events failed; retrying shortly");
-                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    tokio::select! {
+                        _ = stop.changed() => {}
+                        () = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    }
                 }
             }
         }
+        tracing::debug!("sync worker stopped");
     }
 
     /// One receive and the handling of what it got; returns how many
@@ -67,6 +85,12 @@ impl Worker {
     pub async fn round(&self, wait: Duration) -> Result<usize, super::queue::QueueError> {
         let batch = self.queue.receive(MAX_BATCH, wait, self.config.visibility()).await?;
         let received = batch.len();
+        self.handle_batch(batch).await;
+        Ok(received)
+    }
+
+    /// Handles a received batch: each group in order, groups in parallel.
+    async fn handle_batch(&self, batch: Vec<Delivery>) {
         let mut groups: Vec<Vec<Delivery>> = Vec::new();
         let mut index: HashMap<String, usize> = HashMap::new();
         for delivery in batch {
@@ -101,7 +125,6 @@ impl Worker {
             _ = work => {}
             () = heartbeat => {}
         }
-        Ok(received)
     }
 
     async fn handle_group(&self, group: Vec<Delivery>, held: &std::sync::Mutex<Vec<String>>) {
