@@ -160,6 +160,12 @@ impl Lifecycle<Arc<str>, Variants> for Unindex {
 pub struct PageStore {
     entries: Cache<Arc<str>, Variants, ByBytes, DefaultHashBuilder, Unindex>,
     index: Arc<SurrogateIndex>,
+    /// Held by every change to `entries` and `index` (not by reads), so the
+    /// two change together: without it, a purge that had just taken a URL's
+    /// old copy out could unindex the copy stored in between, which no later
+    /// purge would then reach. Evictions run inside `entries.insert`, under
+    /// it too. Misses and purges take it; hits never do.
+    writes: Mutex<()>,
     generation: AtomicU64,
     max_entry_bytes: u64,
     purges: Mutex<PurgeLog>,
@@ -215,6 +221,7 @@ impl PageStore {
                 Unindex(Arc::clone(&index)),
             ),
             index,
+            writes: Mutex::new(()),
             generation: AtomicU64::new(0),
             max_entry_bytes: capacity_bytes / 8,
             purges: Mutex::new(PurgeLog::default()),
@@ -287,6 +294,7 @@ impl PageStore {
             return false;
         }
         let url: Arc<str> = Arc::from(url);
+        let _writing = self.writing();
         let old = self.entries.get(&*url).unwrap_or_default();
         let mut next: Vec<Arc<CachedResponse>> = old
             .0
@@ -316,9 +324,15 @@ impl PageStore {
     /// Removes everything stored for `url`; returns whether anything was.
     pub fn purge_url(&self, url: &str) -> bool {
         self.log_purge(Purged::Url(url.to_owned()));
+        let _writing = self.writing();
         self.remove_url(url)
     }
 
+    fn writing(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.writes.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Call with [`writing`](Self::writing) held.
     fn remove_url(&self, url: &str) -> bool {
         match self.entries.remove(url) {
             Some((url, variants)) => {
@@ -332,6 +346,7 @@ impl PageStore {
     /// Removes every entry carrying surrogate key `key`; returns how many URLs.
     pub fn purge_key(&self, key: &str) -> usize {
         self.log_purge(Purged::Key(key.to_owned()));
+        let _writing = self.writing();
         self.index
             .take(key)
             .into_iter()
@@ -348,6 +363,7 @@ impl PageStore {
 
     /// Drops everything.
     pub fn clear(&self) {
+        let _writing = self.writing();
         self.entries.clear();
         self.index.clear();
     }
@@ -538,6 +554,40 @@ mod tests {
         assert_eq!(body(&store, "/p", &en).as_deref(), Some("english 2"));
         assert_eq!(body(&store, "/p", &af).as_deref(), Some("afrikaans"));
         assert_eq!(store.get("/p").unwrap().0.len(), 2);
+    }
+
+    /// A page stored while a purge of one of its keys runs stays purgeable:
+    /// the purge must not unindex the new copy after taking the old one out
+    /// (that left a search answer at the edge that no later purge reached).
+    #[test]
+    fn a_page_stored_during_a_purge_is_purged_by_the_next_one() {
+        let store = std::sync::Arc::new(PageStore::new(64 << 20));
+        let urls: Vec<String> = (0..8).map(|i| format!("/api/v1/search?q={i}")).collect();
+        for round in 0..300 {
+            let storing = {
+                let (store, urls) = (std::sync::Arc::clone(&store), urls.clone());
+                std::thread::spawn(move || {
+                    for url in &urls {
+                        store.insert(url, response("page", &["search", "product:1"], &[]));
+                    }
+                })
+            };
+            let purging = {
+                let store = std::sync::Arc::clone(&store);
+                std::thread::spawn(move || {
+                    for _ in 0..8 {
+                        store.purge_key("search");
+                    }
+                })
+            };
+            storing.join().unwrap();
+            purging.join().unwrap();
+            // Whatever survived the race is still reached by its keys.
+            store.purge_key("search");
+            for url in &urls {
+                assert!(store.get(url).is_none(), "round {round}: {url} outlived a purge of its key");
+            }
+        }
     }
 
     #[test]
