@@ -41,7 +41,7 @@ use super::limit::RateLimiter;
 use super::origin::{OriginClient, OriginError, OriginResponse};
 use super::personalize;
 use super::policy::{self, Directives, RequestRules, Use};
-use super::store::{CachedResponse, IgnoredParams, PageStore, cache_key};
+use super::store::{CachedResponse, IgnoredParams, PageStore, StoreOutcome, cache_key};
 use crate::plugins::{PluginHost, World};
 
 /// `X-Cache`: what the cache did.
@@ -616,17 +616,21 @@ fn store_response(
         surrogate_keys,
         generation: edge.store.generation(),
     };
-    if edge.store.purged_since(mark, key, &entry.surrogate_keys) {
-        metrics::counter!("vitrine_edge_not_stored_total", "reason" => "purged-in-flight").increment(1);
-        return None;
-    }
     let entry = Arc::new(entry);
-    edge.hit_for_pass.remove(key);
-    if edge.store.insert_shared(key, Arc::clone(&entry)) {
-        Some(entry)
-    } else {
-        // Too large for the store: served, not kept.
-        None
+    match edge.store.insert_unless_purged(key, Arc::clone(&entry), mark) {
+        StoreOutcome::Stored => {
+            edge.hit_for_pass.remove(key);
+            Some(entry)
+        }
+        StoreOutcome::PurgedInFlight => {
+            metrics::counter!("vitrine_edge_not_stored_total", "reason" => "purged-in-flight").increment(1);
+            None
+        }
+        StoreOutcome::TooLarge => {
+            // Served, not kept.
+            edge.hit_for_pass.remove(key);
+            None
+        }
     }
 }
 

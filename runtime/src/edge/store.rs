@@ -72,9 +72,10 @@ impl CachedResponse {
     }
 }
 
-/// Every stored variant of one URL.
+/// Every stored variant of one URL, and the stamp the surrogate index
+/// knows this set of variants by.
 #[derive(Debug, Clone, Default)]
-pub struct Variants(Arc<[Arc<CachedResponse>]>);
+pub struct Variants(Arc<[Arc<CachedResponse>]>, u64);
 
 impl Variants {
     /// The variant whose varied headers match `request`'s.
@@ -105,29 +106,41 @@ impl Weighter<Arc<str>, Variants> for ByBytes {
     }
 }
 
-/// Surrogate key → the URLs whose entries carry it.
+/// Surrogate key → the URLs whose entries carry it, each with the stamp of
+/// the [`Variants`] that carried it when it was added.
+///
+/// The stamp is what keeps a replaced page indexed: quick_cache reports the
+/// value an insert replaces as evicted (0.7 calls `on_evict` for it), after
+/// the new value's keys were added under the same URL. Removing by URL
+/// alone would then unindex the new page, which no purge would reach again
+/// (every revalidated or refreshed page, until it was evicted or expired).
+/// Removing only the entries still stamped with the evicted value removes
+/// just the keys the new value no longer has.
 #[derive(Default)]
-struct SurrogateIndex(Mutex<HashMap<String, HashSet<Arc<str>>>>);
+struct SurrogateIndex(Mutex<HashMap<String, HashMap<Arc<str>, u64>>>);
 
 impl SurrogateIndex {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, HashSet<Arc<str>>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, HashMap<Arc<str>, u64>>> {
         // A panic while holding the lock leaves the map consistent (each
         // operation is one insert or remove), so a poisoned lock is usable.
         self.0.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn add<'a>(&self, url: &Arc<str>, keys: impl IntoIterator<Item = &'a str>) {
+    fn add<'a>(&self, url: &Arc<str>, stamp: u64, keys: impl IntoIterator<Item = &'a str>) {
         let mut map = self.lock();
         for key in keys {
-            map.entry(key.to_owned()).or_default().insert(Arc::clone(url));
+            map.entry(key.to_owned()).or_default().insert(Arc::clone(url), stamp);
         }
     }
 
-    fn remove<'a>(&self, url: &str, keys: impl IntoIterator<Item = &'a str>) {
+    /// Unindexes `url` under `keys` where the index still has it with `stamp`.
+    fn remove<'a>(&self, url: &str, stamp: u64, keys: impl IntoIterator<Item = &'a str>) {
         let mut map = self.lock();
         for key in keys {
             if let Some(urls) = map.get_mut(key) {
-                urls.remove(url);
+                if urls.get(url) == Some(&stamp) {
+                    urls.remove(url);
+                }
                 if urls.is_empty() {
                     map.remove(key);
                 }
@@ -135,8 +148,11 @@ impl SurrogateIndex {
         }
     }
 
-    fn take(&self, key: &str) -> HashSet<Arc<str>> {
-        self.lock().remove(key).unwrap_or_default()
+    fn take(&self, key: &str) -> Vec<Arc<str>> {
+        self.lock()
+            .remove(key)
+            .map(|urls| urls.into_keys().collect())
+            .unwrap_or_default()
     }
 
     fn clear(&self) {
@@ -151,8 +167,19 @@ impl Lifecycle<Arc<str>, Variants> for Unindex {
     type RequestState = ();
 
     fn on_evict(&self, _state: &mut (), key: Arc<str>, value: Variants) {
-        self.0.remove(&key, value.surrogate_keys());
+        self.0.remove(&key, value.1, value.surrogate_keys());
     }
+}
+
+/// What [`PageStore::insert_unless_purged`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StoreOutcome {
+    /// Stored.
+    Stored,
+    /// Not stored: a purge named it while it was fetched.
+    PurgedInFlight,
+    /// Not stored: larger than an eighth of the store.
+    TooLarge,
 }
 
 /// The page cache's storage. Cheap to share behind an `Arc`; every method
@@ -166,6 +193,8 @@ pub struct PageStore {
     /// purge would then reach. Evictions run inside `entries.insert`, under
     /// it too. Misses and purges take it; hits never do.
     writes: Mutex<()>,
+    /// The last stamp given to a [`Variants`].
+    stamps: AtomicU64,
     generation: AtomicU64,
     max_entry_bytes: u64,
     purges: Mutex<PurgeLog>,
@@ -222,6 +251,7 @@ impl PageStore {
             ),
             index,
             writes: Mutex::new(()),
+            stamps: AtomicU64::new(0),
             generation: AtomicU64::new(0),
             max_entry_bytes: capacity_bytes / 8,
             purges: Mutex::new(PurgeLog::default()),
@@ -290,11 +320,16 @@ impl PageStore {
 
     /// [`insert`](Self::insert) for an entry the caller keeps too.
     pub fn insert_shared(&self, url: &str, response: Arc<CachedResponse>) -> bool {
+        let _writing = self.writing();
+        self.insert_locked(url, response)
+    }
+
+    /// Call with [`writing`](Self::writing) held.
+    fn insert_locked(&self, url: &str, response: Arc<CachedResponse>) -> bool {
         if response.weight() > self.max_entry_bytes {
             return false;
         }
         let url: Arc<str> = Arc::from(url);
-        let _writing = self.writing();
         let old = self.entries.get(&*url).unwrap_or_default();
         let mut next: Vec<Arc<CachedResponse>> = old
             .0
@@ -306,26 +341,38 @@ impl PageStore {
             .cloned()
             .collect();
         next.push(Arc::clone(&response));
-        let next = Variants(next.into());
-        let gone: Vec<String> = {
-            let kept = next.surrogate_keys();
-            old.surrogate_keys()
-                .into_iter()
-                .filter(|k| !kept.contains(k))
-                .map(str::to_owned)
-                .collect()
-        };
-        self.index.add(&url, response.surrogate_keys.iter().map(String::as_str));
-        self.index.remove(&url, gone.iter().map(String::as_str));
+        // Under `writes`: stamps only grow.
+        let stamp = self.stamps.fetch_add(1, Ordering::Relaxed) + 1;
+        let next = Variants(next.into(), stamp);
+        self.index.add(&url, stamp, next.surrogate_keys());
+        // Replacing `old` reports it evicted: that unindexes the keys only
+        // it had (the others are stamped `stamp` now).
         self.entries.insert(url, next);
         true
     }
 
     /// Removes everything stored for `url`; returns whether anything was.
     pub fn purge_url(&self, url: &str) -> bool {
-        self.log_purge(Purged::Url(url.to_owned()));
         let _writing = self.writing();
+        self.log_purge(Purged::Url(url.to_owned()));
         self.remove_url(url)
+    }
+
+    /// Stores `response` for `url` as [`insert_shared`](Self::insert_shared)
+    /// does, unless a purge since `mark` named it (see
+    /// [`purged_since`](Self::purged_since)). The check and the store are
+    /// one step: a purge lands wholly before (and the response is not
+    /// stored) or wholly after (and takes it out).
+    pub fn insert_unless_purged(&self, url: &str, response: Arc<CachedResponse>, mark: u64) -> StoreOutcome {
+        let _writing = self.writing();
+        if self.purged_since(mark, url, &response.surrogate_keys) {
+            return StoreOutcome::PurgedInFlight;
+        }
+        if self.insert_locked(url, response) {
+            StoreOutcome::Stored
+        } else {
+            StoreOutcome::TooLarge
+        }
     }
 
     fn writing(&self) -> std::sync::MutexGuard<'_, ()> {
@@ -336,7 +383,7 @@ impl PageStore {
     fn remove_url(&self, url: &str) -> bool {
         match self.entries.remove(url) {
             Some((url, variants)) => {
-                self.index.remove(&url, variants.surrogate_keys());
+                self.index.remove(&url, variants.1, variants.surrogate_keys());
                 true
             }
             None => false,
@@ -345,8 +392,8 @@ impl PageStore {
 
     /// Removes every entry carrying surrogate key `key`; returns how many URLs.
     pub fn purge_key(&self, key: &str) -> usize {
-        self.log_purge(Purged::Key(key.to_owned()));
         let _writing = self.writing();
+        self.log_purge(Purged::Key(key.to_owned()));
         self.index
             .take(key)
             .into_iter()
@@ -556,6 +603,25 @@ mod tests {
         assert_eq!(store.get("/p").unwrap().0.len(), 2);
     }
 
+    /// A page stored again (revalidated, refreshed in the background, or a
+    /// new variant) is still reached by a purge of its keys.
+    #[test]
+    fn a_page_stored_again_is_still_purged_by_its_keys() {
+        let store = PageStore::new(1 << 20);
+        store.insert("/p", response("v1", &["product:1", "search"], &[]));
+        store.insert("/p", response("v2", &["product:1", "search"], &[]));
+        assert_eq!(store.purge_key("search"), 1, "the replaced page is still indexed");
+        assert!(store.get("/p").is_none());
+
+        // A key only the old copy had is dropped from the index; the others stay.
+        store.insert("/q", response("v1", &["product:1", "listing:drills"], &[]));
+        store.insert("/q", response("v2", &["product:1"], &[]));
+        assert_eq!(store.purge_key("listing:drills"), 0);
+        assert!(store.get("/q").is_some());
+        assert_eq!(store.purge_key("product:1"), 1);
+        assert!(store.get("/q").is_none());
+    }
+
     /// A page stored while a purge of one of its keys runs stays purgeable:
     /// the purge must not unindex the new copy after taking the old one out
     /// (that left a search answer at the edge that no later purge reached).
@@ -585,7 +651,10 @@ mod tests {
             // Whatever survived the race is still reached by its keys.
             store.purge_key("search");
             for url in &urls {
-                assert!(store.get(url).is_none(), "round {round}: {url} outlived a purge of its key");
+                assert!(
+                    store.get(url).is_none(),
+                    "round {round}: {url} outlived a purge of its key"
+                );
             }
         }
     }

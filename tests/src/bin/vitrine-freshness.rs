@@ -341,12 +341,15 @@ async fn main() -> anyhow::Result<()> {
                         tally.search.push(s);
                     }
                     (p, s) => {
+                        let (_, cache, body) = get_json(&client, &search_url).await.unwrap_or_default();
                         eprintln!(
-                            "{}: new price {new_price} not shown within {:?} (page {}, search {})",
+                            "{} (worker {w}, change {k}): new price {new_price} not shown within {:?} (page {}, search {}; \
+                             the edge's search answer now: {cache}, price {:?})",
                             target.sku,
                             args.deadline,
                             if p.is_some() { "ok" } else { "stale" },
                             if s.is_some() { "ok" } else { "stale" },
+                            search_price(&body, &id),
                         );
                         tally.misses += 1;
                     }
