@@ -14,8 +14,8 @@
 //! over, which is what it must do. Entries are added by a script that skips
 //! ids the stream already has, so two replicas publishing at once add each
 //! entry exactly once and in order; with each entry it adds, the script sets
-//! the changed product's hot stock count ([`crate::stock`]). When Redis is down the database side goes
-//! on; publishing is retried with backoff.
+//! the changed product's hot stock count ([`crate::stock`]). When Redis is
+//! down the database side goes on; publishing is retried with backoff.
 
 use std::sync::Arc;
 use std::time::Duration;
