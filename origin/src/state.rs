@@ -60,14 +60,15 @@ impl AppState {
         if migrate || embedded {
             db.migrate().await?;
         }
-        let carts = Carts::connect(&config, db.clone()).await?;
-        let (stream, stock) = match &config.redis_url {
-            Some(url) => (
-                Some(StreamPublisher::connect(url, &config.redis_prefix, config.feed_stream_maxlen).await?),
-                Some(crate::stock::HotStock::connect(url, &config.redis_prefix).await?),
-            ),
-            None => (None, None),
+        let redis = match &config.redis_url {
+            Some(url) => Some(crate::redis_conn::connect(url).await?),
+            None => None,
         };
+        let carts = Carts::new(&config, db.clone(), redis.clone());
+        let stream = redis
+            .clone()
+            .map(|conn| StreamPublisher::new(conn, &config.redis_prefix, config.feed_stream_maxlen));
+        let stock = redis.map(|conn| crate::stock::HotStock::new(conn, &config.redis_prefix));
         let secret = match &config.jwt_secret {
             Some(secret) => secret.as_bytes().to_vec(),
             None => load_or_create_secret(&config)?,

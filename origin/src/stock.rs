@@ -21,9 +21,7 @@
 //! Redis (the embedded default) every read goes to the database.
 
 use std::collections::HashMap;
-use std::time::Duration;
 
-use anyhow::Context as _;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::Response;
@@ -64,21 +62,12 @@ impl std::fmt::Debug for HotStock {
 }
 
 impl HotStock {
-    /// Connects to `url`; fails fast if Redis does not answer.
-    pub async fn connect(url: &str, prefix: &str) -> anyhow::Result<Self> {
-        let client = redis::Client::open(url).with_context(|| format!("while parsing redis url `{url}`"))?;
-        let config = redis::aio::ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(Duration::from_secs(2)))
-            .set_response_timeout(Some(Duration::from_millis(500)))
-            .set_number_of_retries(1);
-        let conn = client
-            .get_connection_manager_with_config(config)
-            .await
-            .context("while connecting to redis for the hot stock counts")?;
-        Ok(Self {
+    /// Reads the counts under `prefix` through `conn`.
+    pub fn new(conn: redis::aio::ConnectionManager, prefix: &str) -> Self {
+        Self {
             conn,
             key: hash_key(prefix),
-        })
+        }
     }
 
     /// The counts Redis holds for `ids`, in order (`None`: not held).

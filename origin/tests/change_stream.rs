@@ -7,52 +7,30 @@
 //! does it on a database of its own, 9; the others here use 10, the rest of
 //! the suite keeps to 0.
 
+mod common;
+
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
+use common::{fresh_postgres, required};
 use tokio::sync::oneshot;
 use uuid::Uuid;
 use vitrine_origin::catalog::{ProductEdit, edit_product};
 use vitrine_origin::config::Config;
-use vitrine_origin::db::Db;
 use vitrine_origin::state::AppState;
 use vitrine_origin::with_db;
 
-fn env(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.is_empty())
-}
-
-/// (Postgres admin URL, Redis URL on database `redis_db`), or `None` to skip.
-fn services(redis_db: u8) -> Option<(String, String)> {
-    let (Some(pg), Some(redis)) = (env("VITRINE_TEST_DATABASE_URL"), env("VITRINE_TEST_REDIS_URL")) else {
-        assert!(
-            env("VITRINE_REQUIRE_SERVICES").is_none() && env("CI").is_none(),
-            "VITRINE_TEST_DATABASE_URL and VITRINE_TEST_REDIS_URL must be set: run tests through `tests/run`"
-        );
-        eprintln!("SKIPPED: no Postgres/Redis configured (run `tests/run` to start them)");
-        return None;
-    };
+/// The Redis of `VITRINE_TEST_REDIS_URL` on database `redis_db`, or `None`
+/// to skip (see [`common::required`]).
+fn redis_on(redis_db: u8) -> Option<String> {
+    let redis = required("VITRINE_TEST_REDIS_URL")?;
     // `redis://host:port/` or `redis://host:port/<db>` → database `redis_db`.
     let base = redis.trim_end_matches('/');
     let base = match base.rsplit_once('/') {
         Some((head, db)) if !db.is_empty() && db.bytes().all(|b| b.is_ascii_digit()) && head.contains("//") => head,
         _ => base,
     };
-    Some((pg, format!("{base}/{redis_db}")))
-}
-
-async fn fresh_database(admin_url: &str) -> String {
-    let name = format!("vt_{}", Uuid::new_v4().simple());
-    let Db::Postgres(pool) = Db::connect(admin_url, 1).await.expect("admin connection") else {
-        panic!("VITRINE_TEST_DATABASE_URL is not a postgres url")
-    };
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&pool)
-        .await
-        .expect("create database");
-    pool.close().await;
-    let base = admin_url.rsplit_once('/').map_or(admin_url, |(b, _)| b);
-    format!("{base}/{name}")
+    Some(format!("{base}/{redis_db}"))
 }
 
 /// An origin server (relay and publisher included) on `database_url`.
@@ -205,9 +183,11 @@ fn ids(entries: &[Entry]) -> Vec<&str> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_stream_gets_each_change_in_order_and_is_rebuilt_after_redis_restarts_empty() {
-    let Some((pg, redis_url)) = services(9) else { return };
+    let (Some(redis_url), Some(database)) = (redis_on(9), fresh_postgres().await) else {
+        return;
+    };
     let prefix = format!("test:{}:", Uuid::new_v4().simple());
-    let origin = Running::start(&fresh_database(&pg).await, &redis_url, &prefix).await;
+    let origin = Running::start(&database, &redis_url, &prefix).await;
     let key = origin.stream_key();
     assert_eq!(key, format!("{prefix}changes"));
     let mut conn = redis(&redis_url).await;
@@ -278,9 +258,11 @@ async fn the_stream_gets_each_change_in_order_and_is_rebuilt_after_redis_restart
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_failing_stream_does_not_hold_up_the_feed_and_catches_up_later() {
-    let Some((pg, redis_url)) = services(10) else { return };
+    let (Some(redis_url), Some(database)) = (redis_on(10), fresh_postgres().await) else {
+        return;
+    };
     let prefix = format!("test:{}:", Uuid::new_v4().simple());
-    let origin = Running::start(&fresh_database(&pg).await, &redis_url, &prefix).await;
+    let origin = Running::start(&database, &redis_url, &prefix).await;
     let key = origin.stream_key();
     let mut conn = redis(&redis_url).await;
     // The stream's key holds a string: every XINFO/XADD on it fails.
@@ -321,9 +303,10 @@ async fn a_failing_stream_does_not_hold_up_the_feed_and_catches_up_later() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 8)]
 async fn two_replicas_number_and_publish_each_change_once() {
-    let Some((pg, redis_url)) = services(10) else { return };
+    let (Some(redis_url), Some(database)) = (redis_on(10), fresh_postgres().await) else {
+        return;
+    };
     let prefix = format!("test:{}:", Uuid::new_v4().simple());
-    let database = fresh_database(&pg).await;
     let a = Running::start(&database, &redis_url, &prefix).await;
     let b = Running::start(&database, &redis_url, &prefix).await;
     let key = a.stream_key();
@@ -373,9 +356,11 @@ async fn two_replicas_number_and_publish_each_change_once() {
 /// and from the database for the rest, and names ids of no product.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn stock_is_read_from_the_hot_counts_and_the_database_for_the_rest() {
-    let Some((pg, redis_url)) = services(10) else { return };
+    let (Some(redis_url), Some(database)) = (redis_on(10), fresh_postgres().await) else {
+        return;
+    };
     let prefix = format!("test:{}:", Uuid::new_v4().simple());
-    let origin = Running::start(&fresh_database(&pg).await, &redis_url, &prefix).await;
+    let origin = Running::start(&database, &redis_url, &prefix).await;
     let mut conn = redis(&redis_url).await;
     // Written straight to the database: no change, so no hot count.
     let (held, cold) = (origin.product().await, origin.product().await);

@@ -19,9 +19,12 @@
 //!   tests sleep past a visibility timeout before receiving instead of
 //!   relying on the wait.
 
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
+use common::{env, required};
 use uuid::Uuid;
 use vitrine_origin::sync::config::{QueueKind, SyncConfig};
 use vitrine_origin::sync::queue::{Delivery, Outgoing, Queue, QueueError};
@@ -30,20 +33,9 @@ use vitrine_origin::sync::sqs::{SqsQueue, create_fifo_pair};
 const WAIT: Duration = Duration::from_secs(1);
 const NO_WAIT: Duration = Duration::ZERO;
 
-fn env(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.is_empty())
-}
-
 /// Settings for the test server, or `None` to skip.
 fn config() -> Option<SyncConfig> {
-    let Some(endpoint) = env("VITRINE_TEST_SQS_ENDPOINT") else {
-        assert!(
-            env("VITRINE_REQUIRE_SERVICES").is_none() && env("CI").is_none(),
-            "VITRINE_TEST_SQS_ENDPOINT must be set: run tests through `tests/run`"
-        );
-        eprintln!("SKIPPED: no SQS endpoint configured (run `tests/run` to start moto)");
-        return None;
-    };
+    let endpoint = required("VITRINE_TEST_SQS_ENDPOINT")?;
     let mut config = SyncConfig::embedded();
     config.queue = QueueKind::Sqs;
     config.sqs_endpoint = Some(endpoint);

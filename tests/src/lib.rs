@@ -368,24 +368,27 @@ pub async fn fresh_database(admin_url: &str) -> anyhow::Result<String> {
     Ok(format!("{base}/{name}"))
 }
 
-/// Defines `$name::embedded` and `$name::services`, each running `$body`
-/// (an `async fn(&Origin)`) against a fresh origin on that backend.
+/// Defines `$name::embedded` and `$name::postgres_redis`, each running
+/// `$body` (an `async fn(&Origin)`) against a fresh origin on that backend,
+/// started by [`Origin::start`] or by `$start` (an `async fn(Backend) ->
+/// Option<Origin>`, named from inside the generated module: `super::start`).
 #[macro_export]
 macro_rules! both_backends {
     ($name:ident, $body:ident) => {
+        $crate::both_backends!($name, $body, $crate::Origin::start);
+    };
+    ($name:ident, $body:ident, $start:path) => {
         mod $name {
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn embedded() {
-                let origin = $crate::Origin::start($crate::Backend::Embedded)
-                    .await
-                    .expect("embedded origin");
+                let origin = $start($crate::Backend::Embedded).await.expect("embedded origin");
                 super::$body(&origin).await;
                 origin.stop().await;
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn postgres_redis() {
-                let Some(origin) = $crate::Origin::start($crate::Backend::Services).await else {
+                let Some(origin) = $start($crate::Backend::Services).await else {
                     return;
                 };
                 super::$body(&origin).await;

@@ -34,10 +34,10 @@ fn plugins_config(dir: &std::path::Path) -> PathBuf {
     path
 }
 
-async fn start(backend: Backend, dir: &std::path::Path) -> Option<Origin> {
-    let path = plugins_config(dir);
-    Origin::start_with(backend, move |config: &mut Config| {
-        config.plugins_config = Some(path);
+async fn start(backend: Backend) -> Option<Origin> {
+    Origin::start_with(backend, |config: &mut Config| {
+        // In the origin's own data directory, which lives as long as it.
+        config.plugins_config = Some(plugins_config(&config.data_dir));
         // A webhook that overtook its order is retried quickly and lands in
         // the dead letters after three receives.
         config.sync.max_receives = 3;
@@ -46,32 +46,6 @@ async fn start(backend: Backend, dir: &std::path::Path) -> Option<Origin> {
         config.sync.visibility_secs = 1;
     })
     .await
-}
-
-macro_rules! both_backends {
-    ($name:ident, $body:ident) => {
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn embedded() {
-                let dir = tempfile::tempdir().expect("temp dir");
-                let origin = super::start(vitrine_tests::Backend::Embedded, dir.path())
-                    .await
-                    .expect("embedded origin");
-                super::$body(&origin).await;
-                origin.stop().await;
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn postgres_redis() {
-                let dir = tempfile::tempdir().expect("temp dir");
-                let Some(origin) = super::start(vitrine_tests::Backend::Services, dir.path()).await else {
-                    return;
-                };
-                super::$body(&origin).await;
-                origin.stop().await;
-            }
-        }
-    };
 }
 
 fn now() -> u64 {
@@ -183,7 +157,7 @@ async fn a_verified_capture_pays_the_order_once(o: &Origin) {
     ).bind(format!("order:{order}")).fetch_one(pool).await.expect("outbox"));
     assert_eq!(published, 1, "one change, published once");
 }
-both_backends!(capture, a_verified_capture_pays_the_order_once);
+vitrine_tests::both_backends!(capture, a_verified_capture_pays_the_order_once, super::start);
 
 async fn forged_replayed_and_unknown_webhooks_enqueue_nothing(o: &Origin) {
     let (order, total) = order_with_payment(o, "pay_forged_1").await;
@@ -267,7 +241,11 @@ async fn forged_replayed_and_unknown_webhooks_enqueue_nothing(o: &Origin) {
     );
     assert_eq!(o.count("payments").await, 1);
 }
-both_backends!(refused, forged_replayed_and_unknown_webhooks_enqueue_nothing);
+vitrine_tests::both_backends!(
+    refused,
+    forged_replayed_and_unknown_webhooks_enqueue_nothing,
+    super::start
+);
 
 async fn a_webhook_that_overtook_its_order_is_dead_lettered_then_redriven(o: &Origin) {
     let (_, admin) = o.user(Role::SuperAdmin).await;
@@ -302,4 +280,8 @@ async fn a_webhook_that_overtook_its_order_is_dead_lettered_then_redriven(o: &Or
     until("the order to be paid", async || order_state(o, order).await.0 == "paid").await;
     assert_eq!(order_state(o, order).await, ("paid".into(), "captured".into(), 1));
 }
-both_backends!(early, a_webhook_that_overtook_its_order_is_dead_lettered_then_redriven);
+vitrine_tests::both_backends!(
+    early,
+    a_webhook_that_overtook_its_order_is_dead_lettered_then_redriven,
+    super::start
+);

@@ -50,12 +50,13 @@ impl std::fmt::Debug for Carts {
 }
 
 impl Carts {
-    /// Redis when `config.redis_url` is set, else the database.
-    pub async fn connect(config: &crate::config::Config, db: Db) -> anyhow::Result<Self> {
+    /// Redis through `redis` when it is given (`config.redis_url` is set),
+    /// else the database.
+    pub fn new(config: &crate::config::Config, db: Db, redis: Option<redis::aio::ConnectionManager>) -> Self {
         let ttl = Duration::from_secs(config.cart_ttl_secs);
-        match &config.redis_url {
-            Some(url) => Ok(Self::Redis(RedisCarts::connect(url, &config.redis_prefix, ttl).await?)),
-            None => Ok(Self::Sql(SqlCarts { db, ttl })),
+        match redis {
+            Some(conn) => Self::Redis(RedisCarts::new(conn, &config.redis_prefix, ttl)),
+            None => Self::Sql(SqlCarts { db, ttl }),
         }
     }
 
@@ -137,24 +138,14 @@ return 0
 ";
 
 impl RedisCarts {
-    /// Connects to `url`; fails fast if Redis does not answer.
-    pub async fn connect(url: &str, prefix: &str, ttl: Duration) -> anyhow::Result<Self> {
-        use anyhow::Context as _;
-        let client = redis::Client::open(url).with_context(|| format!("while parsing redis url `{url}`"))?;
-        let config = redis::aio::ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(Duration::from_secs(2)))
-            .set_response_timeout(Some(Duration::from_secs(2)))
-            .set_number_of_retries(2);
-        let conn = client
-            .get_connection_manager_with_config(config)
-            .await
-            .context("while connecting to redis")?;
-        Ok(Self {
+    /// Carts under `prefix` through `conn`, expiring `ttl` after their last write.
+    pub fn new(conn: redis::aio::ConnectionManager, prefix: &str, ttl: Duration) -> Self {
+        Self {
             conn,
             prefix: prefix.to_owned(),
             ttl,
             cas: std::sync::Arc::new(redis::Script::new(CAS_SCRIPT)),
-        })
+        }
     }
 
     fn cart_key(&self, id: Uuid) -> String {

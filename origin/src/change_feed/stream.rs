@@ -106,26 +106,16 @@ impl std::fmt::Debug for StreamPublisher {
 }
 
 impl StreamPublisher {
-    /// Connects to `url`; fails fast if Redis does not answer. The stream is
-    /// `<prefix>changes`.
-    pub async fn connect(url: &str, prefix: &str, maxlen: u64) -> anyhow::Result<Self> {
-        let client = redis::Client::open(url).with_context(|| format!("while parsing redis url `{url}`"))?;
-        let config = redis::aio::ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(Duration::from_secs(2)))
-            .set_response_timeout(Some(Duration::from_secs(2)))
-            .set_number_of_retries(2);
-        let conn = client
-            .get_connection_manager_with_config(config)
-            .await
-            .context("while connecting to redis for the change stream")?;
-        Ok(Self {
+    /// Publishes through `conn` to the stream `<prefix>changes`.
+    pub fn new(conn: redis::aio::ConnectionManager, prefix: &str, maxlen: u64) -> Self {
+        Self {
             conn,
             key: format!("{prefix}changes"),
             stock_key: crate::stock::hash_key(prefix),
             maxlen,
             last_id: Arc::new(redis::Script::new(LAST_ID_SCRIPT)),
             xadd: Arc::new(redis::Script::new(XADD_SCRIPT)),
-        })
+        }
     }
 
     /// The stream's key.

@@ -50,6 +50,30 @@ macro_rules! record_event {
 }
 pub(crate) use record_event;
 
+/// Records that order `$order` moved `$from` → `$to` (`&str`s), in the
+/// transaction `$tx` that moved it: the next event in its history, and the
+/// `order.status_changed` outbox row. `$actor` is the user who moved it, if
+/// any.
+macro_rules! record_transition {
+    ($tx:ident, $order:expr, $from:expr, $to:expr, $actor:expr, $note:expr, $at:expr) => {{
+        let order: uuid::Uuid = $order;
+        let (from, to): (&str, &str) = ($from, $to);
+        let position: i32 =
+            sqlx::query_scalar("SELECT COALESCE(MAX(position), -1) + 1 FROM order_events WHERE order_id = $1")
+                .bind(order)
+                .fetch_one(&mut *$tx)
+                .await?;
+        $crate::orders::record_event!(&mut *$tx, order, position, Some(from), to, $actor, $note, $at)?;
+        $crate::write_outbox!(&mut *$tx, &$crate::outbox::OutboxEvent {
+            topic: "order.status_changed",
+            entity: format!("order:{order}"),
+            surrogate_keys: vec![],
+            payload: serde_json::json!({ "order_id": order, "from": from, "to": to }),
+        })?;
+    }};
+}
+pub(crate) use record_transition;
+
 /// Where an order is in its life.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -1009,15 +1033,7 @@ pub async fn transition(
                 })?;
             }
         }
-        let position: i32 = sqlx::query_scalar("SELECT COALESCE(MAX(position), -1) + 1 FROM order_events WHERE order_id = $1")
-            .bind(id).fetch_one(&mut *tx).await?;
-        record_event!(&mut *tx, id, position, Some(from.as_str()), to.as_str(), Some(actor.user_id), note, now)?;
-        write_outbox!(&mut *tx, &OutboxEvent {
-            topic: "order.status_changed",
-            entity: format!("order:{id}"),
-            surrogate_keys: vec![],
-            payload: json!({ "order_id": id, "from": from.as_str(), "to": to.as_str() }),
-        })?;
+        record_transition!(tx, id, from.as_str(), to.as_str(), Some(actor.user_id), note, now);
         tx.commit().await?;
         Ok::<(), ApiError>(())
     })?;

@@ -108,22 +108,23 @@ pub struct PaymentNotice {
 impl PaymentNotice {
     /// The ordering group: one payment's events apply in order.
     pub fn group(&self) -> String {
-        let group = format!("payment:{}:{}", self.provider, self.reference);
-        if valid_dedup_id(&group) {
-            group
-        } else {
-            hashed("payment:", &group)
-        }
+        self.queue_id(&self.reference)
     }
 
     /// The id that makes a redelivery a duplicate: the provider's event id,
     /// scoped to the provider.
     pub fn dedup_id(&self) -> String {
-        let id = format!("payment:{}:{}", self.provider, self.event_id);
-        if valid_dedup_id(&id) {
-            id
+        self.queue_id(&self.event_id)
+    }
+
+    /// `payment:<provider>:<id>`, or `payment:` and its hex SHA-256 when
+    /// that is not a valid queue id (within 128 printable characters).
+    fn queue_id(&self, id: &str) -> String {
+        let scoped = format!("payment:{}:{id}", self.provider);
+        if valid_dedup_id(&scoped) {
+            scoped
         } else {
-            hashed("payment:", &id)
+            format!("payment:{}", hex::encode(Sha256::digest(scoped.as_bytes())))
         }
     }
 
@@ -131,12 +132,6 @@ impl PaymentNotice {
     pub fn to_outgoing(&self, received_at: chrono::DateTime<Utc>) -> Outgoing {
         Envelope::payment(received_at, self.clone()).to_outgoing()
     }
-}
-
-/// `prefix` and a hex SHA-256 of `text`: an id within the queue's 128
-/// printable characters for any input.
-fn hashed(prefix: &str, text: &str) -> String {
-    format!("{prefix}{}", hex::encode(Sha256::digest(text.as_bytes())))
 }
 
 /// The plugin's event, checked: ids are short printable text, an amount has
@@ -385,22 +380,10 @@ pub async fn apply(db: &Db, notice: &PaymentNotice, event_id: &str) -> Result<Ou
             .await?
             .rows_affected();
             if paid == 1 {
-                let position: i32 = sqlx::query_scalar(
-                    "SELECT COALESCE(MAX(position), -1) + 1 FROM order_events WHERE order_id = $1",
-                )
-                .bind(order_id)
-                .fetch_one(&mut *tx)
-                .await?;
                 let note = format!("payment captured ({} webhook {})", notice.provider, notice.event_id);
-                crate::orders::record_event!(
-                    &mut *tx, order_id, position, Some("awaiting_payment"), "paid", None::<Uuid>, Some(note.as_str()), now
-                )?;
-                write_outbox!(&mut *tx, &OutboxEvent {
-                    topic: "order.status_changed",
-                    entity: format!("order:{order_id}"),
-                    surrogate_keys: vec![],
-                    payload: serde_json::json!({ "order_id": order_id, "from": "awaiting_payment", "to": "paid" }),
-                })?;
+                crate::orders::record_transition!(
+                    tx, order_id, "awaiting_payment", "paid", None::<Uuid>, Some(note.as_str()), now
+                );
             }
         }
         tx.commit().await?;

@@ -617,21 +617,14 @@ fn store_response(
         generation: edge.store.generation(),
     };
     let entry = Arc::new(entry);
-    match edge.store.insert_unless_purged(key, Arc::clone(&entry), mark) {
-        StoreOutcome::Stored => {
-            edge.hit_for_pass.remove(key);
-            Some(entry)
-        }
-        StoreOutcome::PurgedInFlight => {
-            metrics::counter!("vitrine_edge_not_stored_total", "reason" => "purged-in-flight").increment(1);
-            None
-        }
-        StoreOutcome::TooLarge => {
-            // Served, not kept.
-            edge.hit_for_pass.remove(key);
-            None
-        }
+    let outcome = edge.store.insert_unless_purged(key, Arc::clone(&entry), mark);
+    if outcome == StoreOutcome::PurgedInFlight {
+        metrics::counter!("vitrine_edge_not_stored_total", "reason" => "purged-in-flight").increment(1);
+        return None;
     }
+    edge.hit_for_pass.remove(key);
+    // Too large: served, not kept.
+    (outcome == StoreOutcome::Stored).then_some(entry)
 }
 
 /// Validates `entry` with the origin, then serves what it says.

@@ -269,7 +269,7 @@ impl PageStore {
     }
 
     /// A mark to take before fetching a page from the origin; see
-    /// [`purged_since`](Self::purged_since).
+    /// [`insert_unless_purged`](Self::insert_unless_purged).
     pub fn purge_mark(&self) -> u64 {
         self.purges.lock().unwrap_or_else(PoisonError::into_inner).count
     }
@@ -277,7 +277,7 @@ impl PageStore {
     /// Whether, since `mark`, a purge named `url` or one of `keys`, or
     /// purged everything. A response fetched across such a purge may be
     /// older than the change behind it, so it must not be stored.
-    pub fn purged_since(&self, mark: u64, url: &str, keys: &[String]) -> bool {
+    fn purged_since(&self, mark: u64, url: &str, keys: &[String]) -> bool {
         let log = self.purges.lock().unwrap_or_else(PoisonError::into_inner);
         if log.count == mark {
             return false;
@@ -315,13 +315,8 @@ impl PageStore {
     /// same values of the same varied headers), keeping the others. Returns
     /// `false` when it is too large to store.
     pub fn insert(&self, url: &str, response: CachedResponse) -> bool {
-        self.insert_shared(url, Arc::new(response))
-    }
-
-    /// [`insert`](Self::insert) for an entry the caller keeps too.
-    pub fn insert_shared(&self, url: &str, response: Arc<CachedResponse>) -> bool {
         let _writing = self.writing();
-        self.insert_locked(url, response)
+        self.insert_locked(url, Arc::new(response))
     }
 
     /// Call with [`writing`](Self::writing) held.
@@ -358,11 +353,12 @@ impl PageStore {
         self.remove_url(url)
     }
 
-    /// Stores `response` for `url` as [`insert_shared`](Self::insert_shared)
-    /// does, unless a purge since `mark` named it (see
-    /// [`purged_since`](Self::purged_since)). The check and the store are
-    /// one step: a purge lands wholly before (and the response is not
-    /// stored) or wholly after (and takes it out).
+    /// Stores `response` for `url` as [`insert`](Self::insert) does, unless
+    /// a purge since `mark` named its URL or one of its keys, or purged
+    /// everything: a response fetched across such a purge may be older than
+    /// the change behind it. The check and the store are one step: a purge
+    /// lands wholly before (and the response is not stored) or wholly after
+    /// (and takes it out).
     pub fn insert_unless_purged(&self, url: &str, response: Arc<CachedResponse>, mark: u64) -> StoreOutcome {
         let _writing = self.writing();
         if self.purged_since(mark, url, &response.surrogate_keys) {
