@@ -139,6 +139,10 @@ pub struct Config {
     /// The sync pipeline: queue, handlers, webhooks, catalog feed.
     #[command(flatten)]
     pub sync: crate::sync::SyncConfig,
+
+    /// The payment worker: captures, refunds, deferred authorizations.
+    #[command(flatten)]
+    pub payments: crate::payments::PaymentsConfig,
 }
 
 impl Config {
@@ -175,6 +179,7 @@ impl Config {
             search_commit_interval_ms: 100,
             plugins_config: None,
             sync: crate::sync::SyncConfig::embedded(),
+            payments: crate::payments::PaymentsConfig::embedded(),
         }
     }
 

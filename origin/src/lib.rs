@@ -42,6 +42,7 @@ pub mod http;
 pub mod money;
 pub mod orders;
 pub mod outbox;
+pub mod payments;
 pub mod redis_conn;
 pub mod search;
 pub mod seed;

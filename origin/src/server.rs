@@ -42,6 +42,7 @@ pub async fn serve(
     let workers: Vec<_> = (0..state.config.sync.workers)
         .map(|_| tokio::spawn(crate::sync::worker::Worker::of(&state).run_until(workers_stop.clone())))
         .collect();
+    let payment_worker = tokio::spawn(crate::payments::run_until(state.clone(), workers_stop.clone()));
     let mut sync_tasks = Vec::new();
     sync_tasks.push(tokio::spawn(crate::sync::worker::watch(
         state.sync.queue.clone(),
@@ -82,6 +83,13 @@ pub async fn serve(
             );
             worker.abort();
         }
+    }
+    // A payment call in flight finishes within its plugin's deadline.
+    if tokio::time::timeout(Duration::from_secs(10), payment_worker)
+        .await
+        .is_err()
+    {
+        tracing::warn!("the payment worker was still calling a provider when the drain ended");
     }
     sweeper.abort();
     relay.abort();

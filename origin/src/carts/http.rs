@@ -26,8 +26,9 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(apply_coupon, remove_coupon))
 }
 
-fn cart_response(status: StatusCode, cart: &Cart) -> Result<Response, ApiError> {
-    Ok((status, [(header::CACHE_CONTROL, NO_STORE)], axum::Json(cart.view()?)).into_response())
+fn cart_response(state: &AppState, status: StatusCode, cart: &Cart) -> Result<Response, ApiError> {
+    let view = cart.view(state.config.shipping_fee_minor)?;
+    Ok((status, [(header::CACHE_CONTROL, NO_STORE)], axum::Json(view)).into_response())
 }
 
 /// Starts a cart. A signed-in shopper who already has an open cart gets that
@@ -49,7 +50,7 @@ async fn create_cart(State(state): State<AppState>, principal: Option<Principal>
         if let Some(id) = state.carts.user_cart(p.user_id).await? {
             if let Some(cart) = state.carts.load(id).await? {
                 if cart.status == super::CartStatus::Open && cart.visible_to(Some(&p)) {
-                    return cart_response(StatusCode::OK, &cart);
+                    return cart_response(&state, StatusCode::OK, &cart);
                 }
             }
         }
@@ -61,7 +62,7 @@ async fn create_cart(State(state): State<AppState>, principal: Option<Principal>
     if let Some(p) = principal {
         state.carts.set_user_cart(p.user_id, Some(cart.id)).await?;
     }
-    cart_response(StatusCode::CREATED, &cart)
+    cart_response(&state, StatusCode::CREATED, &cart)
 }
 
 /// One cart, with line totals and the subtotal.
@@ -82,7 +83,13 @@ async fn get_cart(
     Path(id): Path<Uuid>,
 ) -> Result<Response, ApiError> {
     let cart = super::load_visible(&state, id, principal.as_ref()).await?;
-    cart_response(StatusCode::OK, &cart)
+    let mut view = cart.view(state.config.shipping_fee_minor)?;
+    if let Some(owner) = cart.owner_id
+        && !cart.coupons.is_empty()
+    {
+        view.coupon_uses = super::coupon_uses(&state, owner, cart.id, &cart.coupons).await?;
+    }
+    Ok((StatusCode::OK, [(header::CACHE_CONTROL, NO_STORE)], axum::Json(view)).into_response())
 }
 
 /// A product to add.
@@ -198,7 +205,7 @@ async fn add_line(
         Ok(())
     })
     .await?;
-    cart_response(StatusCode::OK, &cart)
+    cart_response(&state, StatusCode::OK, &cart)
 }
 
 /// Sets a line's quantity; the line takes the product's current price.
@@ -250,7 +257,7 @@ async fn change_line(
         Ok(())
     })
     .await?;
-    cart_response(StatusCode::OK, &cart)
+    cart_response(&state, StatusCode::OK, &cart)
 }
 
 /// Removes a line.
@@ -284,7 +291,7 @@ async fn remove_line(
         Ok(())
     })
     .await?;
-    cart_response(StatusCode::OK, &cart)
+    cart_response(&state, StatusCode::OK, &cart)
 }
 
 /// Applies a coupon code. Whether it gives a discount is decided when the
@@ -326,7 +333,7 @@ async fn apply_coupon(
         Ok(())
     })
     .await?;
-    cart_response(StatusCode::OK, &cart)
+    cart_response(&state, StatusCode::OK, &cart)
 }
 
 /// Removes a coupon code.
@@ -361,5 +368,5 @@ async fn remove_coupon(
         Ok(())
     })
     .await?;
-    cart_response(StatusCode::OK, &cart)
+    cart_response(&state, StatusCode::OK, &cart)
 }

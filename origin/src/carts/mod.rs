@@ -25,6 +25,7 @@ use crate::auth::Principal;
 use crate::error::ApiError;
 use crate::money::{Money, line_total};
 use crate::state::AppState;
+use crate::with_db;
 
 /// Most lines one cart holds.
 pub const MAX_LINES: usize = 100;
@@ -110,6 +111,13 @@ pub struct CartView {
     pub coupons: Vec<String>,
     /// Σ line totals, before promotions and shipping.
     pub subtotal: Money,
+    /// The shipping fee an order of this cart pays before promotions.
+    pub shipping_fee: Money,
+    /// How many orders the cart's owner placed with each of the cart's
+    /// coupons (orders not cancelled), for promotions with a per-customer
+    /// limit. Only on `GET /api/v1/carts/{id}`, for a signed-in owner.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub coupon_uses: Vec<CouponUse>,
     /// Total units.
     pub item_count: i64,
     /// The order made from it, once checked out.
@@ -118,6 +126,39 @@ pub struct CartView {
     pub version: i64,
     /// Last change.
     pub updated_at: DateTime<Utc>,
+}
+
+/// How often a customer used a coupon.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct CouponUse {
+    /// The upper-cased code.
+    pub code: String,
+    /// Orders placed with it.
+    pub uses: u32,
+}
+
+/// How many orders, not cancelled, `customer` placed with each of `codes`,
+/// leaving out an order made from `cart` itself: a checkout replayed after
+/// its order was made must price the cart as the first attempt did.
+pub async fn coupon_uses(
+    state: &AppState,
+    customer: Uuid,
+    cart: Uuid,
+    codes: &[String],
+) -> Result<Vec<CouponUse>, ApiError> {
+    let rows: Vec<(String, i64)> = with_db!(&state.db, pool => sqlx::query_as(
+        "SELECT a.coupon_code, COUNT(DISTINCT o.id) FROM order_adjustments a JOIN orders o ON o.id = a.order_id \
+         WHERE o.customer_id = $1 AND o.cart_id <> $2 AND o.status <> 'cancelled' AND a.coupon_code IS NOT NULL \
+         GROUP BY a.coupon_code"
+    ).bind(customer).bind(cart).fetch_all(pool).await)?;
+    Ok(rows
+        .into_iter()
+        .filter(|(code, _)| codes.contains(code))
+        .map(|(code, uses)| CouponUse {
+            code,
+            uses: u32::try_from(uses).unwrap_or(u32::MAX),
+        })
+        .collect())
 }
 
 /// A cart line as the API shows it.
@@ -171,8 +212,8 @@ impl Cart {
         })
     }
 
-    /// The API view.
-    pub fn view(&self) -> Result<CartView, ApiError> {
+    /// The API view, with the shop's shipping fee.
+    pub fn view(&self, shipping_fee_minor: i64) -> Result<CartView, ApiError> {
         let lines = self
             .lines
             .iter()
@@ -195,6 +236,8 @@ impl Cart {
             lines,
             coupons: self.coupons.clone(),
             subtotal: Money::new(self.subtotal_minor()?, &self.currency),
+            shipping_fee: Money::new(shipping_fee_minor, &self.currency),
+            coupon_uses: Vec::new(),
             item_count: self.lines.iter().map(|l| l.quantity).sum(),
             order_id: self.order_id,
             version: self.version,

@@ -260,6 +260,11 @@ pub struct CreateOrder {
     pub adjustments: Vec<Adjustment>,
     /// The payment authorisation. Only accepted on requests signed by an edge.
     pub payment: Option<PaymentInput>,
+    /// With a `pending` payment: the order was taken while the provider was
+    /// down, and the origin authorizes it later (see `origin/src/payments.rs`).
+    /// Only accepted on requests signed by an edge.
+    #[serde(default)]
+    pub deferred_authorization: Option<crate::payments::DeferredAuthorization>,
     /// The total the shopper was shown; if given and different, 409.
     pub expected_total_minor: Option<i64>,
 }
@@ -434,7 +439,9 @@ pub async fn create(
     idempotency_key: Option<&str>,
     signed_by_edge: bool,
 ) -> Result<Order, ApiError> {
-    if !signed_by_edge && (!request.adjustments.is_empty() || request.payment.is_some()) {
+    if !signed_by_edge
+        && (!request.adjustments.is_empty() || request.payment.is_some() || request.deferred_authorization.is_some())
+    {
         return Err(ApiError::Forbidden(
             "adjustments and payments are accepted only from a signed edge request".into(),
         ));
@@ -471,6 +478,17 @@ pub async fn create(
             return Err(ApiError::unprocessable(
                 "invalid_payment",
                 "payment provider or reference is malformed",
+            ));
+        }
+        let deferred_ok = match (&request.deferred_authorization, p.status) {
+            (None, _) => true,
+            (Some(d), PaymentStatus::Pending) => d.check().is_ok(),
+            (Some(_), _) => false,
+        };
+        if !deferred_ok {
+            return Err(ApiError::unprocessable(
+                "invalid_payment",
+                "a deferred authorization needs a pending payment and a well-formed token and key",
             ));
         }
         if p.amount_minor != totals.total {
@@ -607,11 +625,12 @@ pub async fn create(
             .await?;
         }
         if let Some(p) = &request.payment {
+            let payment_id = Uuid::new_v4();
             sqlx::query(
                 "INSERT INTO payments (id, order_id, provider, reference, status, amount_minor, currency, created_at, \
                  updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)",
             )
-            .bind(Uuid::new_v4())
+            .bind(payment_id)
             .bind(order_id)
             .bind(&p.provider)
             .bind(&p.reference)
@@ -626,6 +645,28 @@ pub async fn create(
             } else {
                 e.into()
             })?;
+            // What the origin owes the provider from here: the capture of an
+            // authorized payment, or the authorization of a deferred one.
+            match (p.status, &request.deferred_authorization) {
+                (PaymentStatus::Authorized, _) if p.amount_minor > 0 => {
+                    crate::payments::enqueue_task!(
+                        &mut *tx, crate::payments::TaskKind::Capture, order_id, payment_id, None,
+                        p.amount_minor, "{}", None
+                    )?;
+                }
+                (PaymentStatus::Pending, Some(deferred)) if p.amount_minor > 0 => {
+                    let give_up = now.timestamp_millis().saturating_add(
+                        i64::try_from(state.config.payments.deferred_auth_timeout_secs.saturating_mul(1000))
+                            .unwrap_or(i64::MAX),
+                    );
+                    let payload = serde_json::to_string(deferred).map_err(|e| ApiError::Internal(e.into()))?;
+                    crate::payments::enqueue_task!(
+                        &mut *tx, crate::payments::TaskKind::Authorize, order_id, payment_id, None,
+                        p.amount_minor, payload, Some(give_up)
+                    )?;
+                }
+                _ => {}
+            }
         }
         record_event!(&mut *tx, order_id, 0, None::<&str>, status.as_str(), principal.map(|p| p.user_id), Some("placed"), now)?;
         write_outbox!(&mut *tx, &OutboxEvent {
@@ -987,6 +1028,18 @@ pub async fn transition(
     note: Option<&str>,
 ) -> Result<Order, ApiError> {
     actor.require(crate::auth::Permission::ManageOrders)?;
+    move_order(state, Some(actor.user_id), id, to, note).await
+}
+
+/// [`transition`] without the permission check, for the origin's own moves
+/// (`actor` is `None`: a payment that never came cancels its order).
+pub async fn move_order(
+    state: &AppState,
+    actor: Option<Uuid>,
+    id: Uuid,
+    to: OrderStatus,
+    note: Option<&str>,
+) -> Result<Order, ApiError> {
     if matches!(to, OrderStatus::Refunded | OrderStatus::PartiallyRefunded) {
         return Err(ApiError::unprocessable(
             "use_refunds",
@@ -1033,7 +1086,7 @@ pub async fn transition(
                 })?;
             }
         }
-        record_transition!(tx, id, from.as_str(), to.as_str(), Some(actor.user_id), note, now);
+        record_transition!(tx, id, from.as_str(), to.as_str(), actor, note, now);
         tx.commit().await?;
         Ok::<(), ApiError>(())
     })?;

@@ -54,6 +54,10 @@ pub struct Refund {
     pub reason: String,
     /// State.
     pub status: RefundStatus,
+    /// Where an approved refund's money is: `pending` until the payment
+    /// provider refunded it, then `refunded` (or `failed`); absent for a
+    /// refund not approved or of an order with no captured payment.
+    pub payout: Option<String>,
     /// Who asked.
     pub requested_by: Option<Uuid>,
     /// Who decided.
@@ -81,6 +85,7 @@ struct RefundRow {
     amount_minor: i64,
     reason: String,
     status: String,
+    payout: Option<String>,
     requested_by: Option<Uuid>,
     decided_by: Option<Uuid>,
     created_at: DateTime<Utc>,
@@ -100,6 +105,7 @@ impl From<RefundRow> for Refund {
                 "rejected" => RefundStatus::Rejected,
                 _ => RefundStatus::Requested,
             },
+            payout: r.payout,
             requested_by: r.requested_by,
             decided_by: r.decided_by,
             created_at: r.created_at,
@@ -170,7 +176,7 @@ pub async fn request(
 
 /// The refund with `id`.
 pub async fn get(state: &AppState, id: Uuid) -> Result<Option<Refund>, ApiError> {
-    const SQL: &str = "SELECT r.id, r.order_id, r.amount_minor, r.reason, r.status, r.requested_by, \
+    const SQL: &str = "SELECT r.id, r.order_id, r.amount_minor, r.reason, r.status, r.payout, r.requested_by, \
          r.decided_by, r.created_at, r.decided_at, o.currency FROM refunds r JOIN orders o ON o.id = r.order_id \
          WHERE r.id = $1";
     let row: Option<RefundRow> = with_db!(&state.db, pool => sqlx::query_as(SQL).bind(id).fetch_optional(pool).await)?;
@@ -179,7 +185,7 @@ pub async fn get(state: &AppState, id: Uuid) -> Result<Option<Refund>, ApiError>
 
 /// Refunds in `status`, oldest first.
 pub async fn list(state: &AppState, status: RefundStatus, page: u32, per_page: u32) -> Result<Vec<Refund>, ApiError> {
-    const SQL: &str = "SELECT r.id, r.order_id, r.amount_minor, r.reason, r.status, r.requested_by, \
+    const SQL: &str = "SELECT r.id, r.order_id, r.amount_minor, r.reason, r.status, r.payout, r.requested_by, \
          r.decided_by, r.created_at, r.decided_at, o.currency FROM refunds r JOIN orders o ON o.id = r.order_id \
          WHERE r.status = $1 ORDER BY r.created_at, r.id LIMIT $2 OFFSET $3";
     let offset = i64::from(page.saturating_sub(1)) * i64::from(per_page);
@@ -228,6 +234,17 @@ pub async fn decide(state: &AppState, principal: &Principal, id: Uuid, approve: 
             sqlx::query(
                 "UPDATE orders SET refunded_minor = $1, status = $2, version = version + 1, updated_at = $3 WHERE id = $4",
             ).bind(refunded).bind(next.as_str()).bind(now).bind(order_id).execute(&mut *tx).await?;
+            // The money goes back through the provider that took it: the
+            // payment worker calls the plugin's refund (origin/src/payments.rs).
+            let captured: Option<Uuid> = sqlx::query_scalar(
+                "SELECT id FROM payments WHERE order_id = $1 AND status = 'captured'",
+            ).bind(order_id).fetch_optional(&mut *tx).await?;
+            if let Some(payment_id) = captured {
+                sqlx::query("UPDATE refunds SET payout = 'pending' WHERE id = $1").bind(id).execute(&mut *tx).await?;
+                crate::payments::enqueue_task!(
+                    &mut *tx, crate::payments::TaskKind::Refund, order_id, payment_id, Some(id), amount, "{}", None
+                )?;
+            }
             let position: i32 = sqlx::query_scalar("SELECT COALESCE(MAX(position), -1) + 1 FROM order_events WHERE order_id = $1")
                 .bind(order_id).fetch_one(&mut *tx).await?;
             record_event!(&mut *tx, order_id, position, Some(from.as_str()), next.as_str(), Some(principal.user_id), Some("refund approved"), now)?;

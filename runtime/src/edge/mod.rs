@@ -1,5 +1,7 @@
 //! The edge: what shoppers talk to.
 //!
+//! - [`checkout`]: carts priced with the promotion plugins, and checkout
+//!   (authorize through the payment plugin, then the order at the origin);
 //! - [`policy`]: what RFC 9111 lets a shared cache do with a response;
 //! - [`store`]: the page store, bounded by bytes, purged by surrogate key;
 //! - [`coalesce`]: one origin request per key in flight;
@@ -13,6 +15,7 @@
 //! - [`server`]: the HTTP server (slow-client and header-size limits,
 //!   graceful drain) and the operations endpoints.
 
+pub mod checkout;
 pub mod coalesce;
 pub mod feed;
 pub mod limit;

@@ -79,6 +79,8 @@ pub struct Edge {
     /// eighth of the page store's capacity); a purged page's answers are
     /// never looked up again and age out.
     answers: quick_cache::sync::Cache<AnswerKey, Bytes, AnswerWeight>,
+    /// The payment plugins' capabilities, for checkout.
+    pub(crate) capabilities: super::checkout::KnownCapabilities,
 }
 
 #[derive(Clone, PartialEq, Eq, Hash)]
@@ -189,6 +191,7 @@ impl Edge {
             stats: Stats::default(),
             served: Served::new(),
             plugins: None,
+            capabilities: super::checkout::KnownCapabilities::default(),
             origin,
             config,
         }
@@ -215,7 +218,7 @@ impl Edge {
         &self.stats
     }
 
-    async fn origin_send(
+    pub(crate) async fn origin_send(
         &self,
         method: Method,
         target: &str,
@@ -261,7 +264,9 @@ pub async fn handle(State(edge): State<Arc<Edge>>, request: Request) -> Response
         r
     } else {
         let cacheable = route.mode == RouteMode::Cache && matches!(*request.method(), Method::GET | Method::HEAD);
-        if cacheable && !route.personalize.is_empty() {
+        if super::checkout::wants(request.method(), request.uri().path()) {
+            super::checkout::handle(&edge, request, &request_id, client).await
+        } else if cacheable && !route.personalize.is_empty() {
             personalized(&edge, route, request, &request_id, client).await
         } else if cacheable {
             cached(&edge, route, request, &request_id, client).await
@@ -308,7 +313,7 @@ fn new_traceparent(request_id: &HeaderValue) -> HeaderValue {
 
 /// The headers an origin fetch carries: the client's end-to-end ones, the
 /// request id, `traceparent`, and `X-Forwarded-For`.
-fn upstream_headers(request: &HeaderMap, request_id: &HeaderValue, client: Option<SocketAddr>) -> HeaderMap {
+pub(crate) fn upstream_headers(request: &HeaderMap, request_id: &HeaderValue, client: Option<SocketAddr>) -> HeaderMap {
     let mut headers = request.clone();
     strip_hop_by_hop(&mut headers);
     headers.remove(header::HOST);
@@ -872,7 +877,7 @@ fn passthrough(response: &OriginResponse, label: &'static str, head: bool) -> Re
 }
 
 /// 503 (unreachable) or 504 (timeout) or 502 (a bad answer), with `Retry-After`.
-fn origin_failure(failure: &OriginError) -> Response {
+pub(crate) fn origin_failure(failure: &OriginError) -> Response {
     let (status, code) = match failure {
         OriginError::Unreachable(_) => (StatusCode::SERVICE_UNAVAILABLE, "origin_unavailable"),
         OriginError::Timeout(_) => (StatusCode::GATEWAY_TIMEOUT, "origin_timeout"),
@@ -905,39 +910,13 @@ pub(crate) fn error(status: StatusCode, code: &str, message: &str) -> Response {
 /// Fields of an order only an edge sets (it prices the cart itself); a
 /// shopper's request carrying them is refused, since the edge signs what
 /// it forwards.
-const EDGE_ONLY_ORDER_FIELDS: [&str; 2] = ["adjustments", "payment"];
+const EDGE_ONLY_ORDER_FIELDS: [&str; 3] = ["adjustments", "payment", "deferred_authorization"];
 
 async fn forward(edge: &Arc<Edge>, request: Request, request_id: &HeaderValue, client: Option<SocketAddr>) -> Response {
     let (parts, body) = request.into_parts();
-    let limit = edge.config.edge.max_body_bytes;
-    let declared = parts
-        .headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > limit as u64) {
-        return error(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "body_too_large",
-            &format!("the body is over {limit} bytes"),
-        );
-    }
-    let body = match Limited::new(body, limit).collect().await {
-        Ok(body) => body.to_bytes(),
-        Err(e) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => {
-            return error(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "body_too_large",
-                &format!("the body is over {limit} bytes"),
-            );
-        }
-        Err(_) => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                "bad_body",
-                "the request body could not be read",
-            );
-        }
+    let body = match read_body(edge, &parts.headers, body).await {
+        Ok(body) => body,
+        Err(response) => return response,
     };
     let target = parts.uri.path_and_query().map_or("/", |p| p.as_str()).to_owned();
     if parts.method == Method::POST
@@ -969,6 +948,39 @@ async fn forward(edge: &Arc<Edge>, request: Request, request_id: &HeaderValue, c
             origin_failure(&e)
         }
     }
+}
+
+/// A request body, within the edge's body limit (413 past it).
+pub(crate) async fn read_body(edge: &Edge, headers: &HeaderMap, body: Body) -> Result<Bytes, Response> {
+    let limit = edge.config.edge.max_body_bytes;
+    let too_large = || {
+        error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            &format!("the body is over {limit} bytes"),
+        )
+    };
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(too_large());
+    }
+    match Limited::new(body, limit).collect().await {
+        Ok(body) => Ok(body.to_bytes()),
+        Err(e) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => Err(too_large()),
+        Err(_) => Err(error(
+            StatusCode::BAD_REQUEST,
+            "bad_body",
+            "the request body could not be read",
+        )),
+    }
+}
+
+/// The origin's answer as it is (`X-Cache: PASS`).
+pub(crate) fn pass_origin(response: &OriginResponse) -> Response {
+    passthrough(response, "PASS", false)
 }
 
 fn edge_only_field(body: &[u8]) -> Option<&'static str> {

@@ -152,15 +152,19 @@ pub enum FailureKind {
     OutputTooLarge,
     /// See [`PluginError::Disabled`].
     Disabled,
-    /// See [`PluginError::Guest`].
+    /// See [`PluginError::Guest`], except [`GuestError::Unavailable`].
     Guest,
+    /// A guest error saying what the plugin depends on is unavailable (a
+    /// payment provider that is down or answers with errors). It counts
+    /// towards the breaker: that is what a payment plugin's breaker is for.
+    Unavailable,
     /// See [`PluginError::NotFound`] and [`PluginError::Load`].
     Other,
 }
 
 impl FailureKind {
     /// Every kind, in a stable order (for counters).
-    pub const ALL: [FailureKind; 11] = [
+    pub const ALL: [FailureKind; 12] = [
         FailureKind::Deadline,
         FailureKind::Fuel,
         FailureKind::Memory,
@@ -171,6 +175,7 @@ impl FailureKind {
         FailureKind::OutputTooLarge,
         FailureKind::Disabled,
         FailureKind::Guest,
+        FailureKind::Unavailable,
         FailureKind::Other,
     ];
 
@@ -187,13 +192,15 @@ impl FailureKind {
             FailureKind::OutputTooLarge => "output_too_large",
             FailureKind::Disabled => "disabled",
             FailureKind::Guest => "guest_error",
+            FailureKind::Unavailable => "unavailable",
             FailureKind::Other => "other",
         }
     }
 
-    /// Whether this kind says the plugin misbehaved, and so counts towards
-    /// its breaker. A typed guest error is the plugin doing its job, an
-    /// oversized input is the caller's doing, and a disabled plugin did not run.
+    /// Whether this kind counts towards the plugin's breaker: it misbehaved,
+    /// or what it calls is unavailable (calls would only wait and fail). A
+    /// typed guest error is the plugin doing its job, an oversized input is
+    /// the caller's doing, and a disabled plugin did not run.
     pub fn trips_breaker(self) -> bool {
         !matches!(
             self,
@@ -225,6 +232,10 @@ impl PluginError {
             PluginError::InputTooLarge { .. } => FailureKind::InputTooLarge,
             PluginError::OutputTooLarge { .. } => FailureKind::OutputTooLarge,
             PluginError::Disabled { .. } => FailureKind::Disabled,
+            PluginError::Guest {
+                error: GuestError::Unavailable(_),
+                ..
+            } => FailureKind::Unavailable,
             PluginError::Guest { .. } => FailureKind::Guest,
             PluginError::NotFound(_) | PluginError::Load { .. } => FailureKind::Other,
         }

@@ -161,6 +161,9 @@ pub struct PluginSpec {
     pub breaker: BreakerConfig,
     /// How it combines with the other promotions (promotions only).
     pub stacking: Stacking,
+    /// Its version, from its manifest (recorded with what it computed, for
+    /// audit); empty when unknown.
+    pub version: String,
 }
 
 impl PluginSpec {
@@ -183,7 +186,14 @@ impl PluginSpec {
             limits: Limits::default(),
             breaker: BreakerConfig::default(),
             stacking: Stacking::default(),
+            version: String::new(),
         }
+    }
+
+    /// Sets the version.
+    pub fn with_version(mut self, version: impl Into<String>) -> Self {
+        self.version = version.into();
+        self
     }
 
     /// Sets the grants.
@@ -224,6 +234,7 @@ pub struct LoadedPlugin {
     world: World,
     limits: Limits,
     stacking: Stacking,
+    version: Arc<str>,
     /// What it was loaded with, to tell whether a new spec changes anything.
     grants: Grants,
     breaker_config: BreakerConfig,
@@ -263,6 +274,11 @@ impl LoadedPlugin {
         self.limits
     }
 
+    /// Its version (from its manifest; empty when unknown).
+    pub fn version(&self) -> &str {
+        &self.version
+    }
+
     /// How it stacks with the other promotions.
     pub fn stacking(&self) -> Stacking {
         self.stacking
@@ -277,6 +293,7 @@ impl LoadedPlugin {
             && self.sha256 == sha256
             && self.limits == spec.limits
             && self.stacking == spec.stacking
+            && *self.version == *spec.version
             && self.grants == spec.grants
             && self.breaker_config == spec.breaker
     }
@@ -459,6 +476,7 @@ impl PluginHost {
             grants: spec.grants,
             breaker_config: spec.breaker,
             stacking: spec.stacking,
+            version: spec.version.as_str().into(),
             stats: stats::Stats::new(&name),
             breaker: breaker::Breaker::new(spec.breaker),
             name,
@@ -558,7 +576,7 @@ impl PluginHost {
                 continue;
             }
             match self.promotion(plugin, cart, None) {
-                Ok(adjustments) => stack.offer(&plugin.name, plugin.stacking, adjustments),
+                Ok(adjustments) => stack.offer(&plugin.name, &plugin.version, plugin.stacking, adjustments),
                 Err(error) => {
                     tracing::warn!(plugin = &*plugin.name, error = %error, "promotion skipped");
                     stack.skip(&plugin.name, error);

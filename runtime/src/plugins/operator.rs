@@ -98,6 +98,7 @@ pub fn spec_from_config(plugin: &PluginConfig) -> PluginSpec {
         .with_grants(grants)
         .with_limits(limits)
         .with_breaker(plugin.breaker)
+        .with_version(plugin.manifest.version.clone())
 }
 
 impl PluginHost {

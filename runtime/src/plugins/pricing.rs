@@ -48,6 +48,8 @@ impl PromotionOutcome {
 pub struct AppliedPromotion {
     /// The plugin.
     pub plugin: String,
+    /// Its version (see [`LoadedPlugin::version`](super::LoadedPlugin::version)).
+    pub version: String,
     /// Its adjustments, after trimming; every amount is positive.
     pub adjustments: Vec<Adjustment>,
     /// Whether some amount was cut (or dropped) to fit what was left.
@@ -151,7 +153,7 @@ impl Stack {
     }
 
     /// Stacks one promotion's (validated) answer.
-    pub(crate) fn offer(&mut self, plugin: &str, stacking: Stacking, adjustments: Vec<Adjustment>) {
+    pub(crate) fn offer(&mut self, plugin: &str, version: &str, stacking: Stacking, adjustments: Vec<Adjustment>) {
         if adjustments.is_empty() {
             return;
         }
@@ -223,6 +225,7 @@ impl Stack {
         }
         self.outcome.applied.push(AppliedPromotion {
             plugin: plugin.to_owned(),
+            version: version.to_owned(),
             adjustments: kept,
             trimmed,
         });
@@ -273,15 +276,21 @@ mod tests {
         let mut stack = Stack::new(&cart);
         stack.offer(
             "half-off",
+            "",
             Stacking::Combinable,
             vec![adj(Level::Line, Some(0), 10_000)],
         );
         // 15 000 asked, 10 000 left on line 0.
-        stack.offer("big", Stacking::Combinable, vec![adj(Level::Line, Some(0), 15_000)]);
-        stack.offer("ship", Stacking::Combinable, vec![adj(Level::Shipping, None, 6_000)]);
+        stack.offer("big", "", Stacking::Combinable, vec![adj(Level::Line, Some(0), 15_000)]);
+        stack.offer(
+            "ship",
+            "",
+            Stacking::Combinable,
+            vec![adj(Level::Shipping, None, 6_000)],
+        );
         // Nothing left of line 0, nor of shipping.
-        stack.offer("again", Stacking::Combinable, vec![adj(Level::Line, Some(0), 1)]);
-        stack.offer("ship2", Stacking::Combinable, vec![adj(Level::Shipping, None, 100)]);
+        stack.offer("again", "", Stacking::Combinable, vec![adj(Level::Line, Some(0), 1)]);
+        stack.offer("ship2", "", Stacking::Combinable, vec![adj(Level::Shipping, None, 100)]);
         let outcome = stack.finish();
         let applied: Vec<(&str, i64, bool)> = outcome
             .applied
@@ -328,10 +337,10 @@ mod tests {
 
         // First to apply: it applies, and closes the stack.
         let mut stack = Stack::new(&cart);
-        stack.offer("nothing", Stacking::Combinable, vec![]);
-        stack.offer("coupon", Stacking::Exclusive, vec![adj(Level::Order, None, 1_000)]);
+        stack.offer("nothing", "", Stacking::Combinable, vec![]);
+        stack.offer("coupon", "", Stacking::Exclusive, vec![adj(Level::Order, None, 1_000)]);
         assert_eq!(stack.closed_by(), Some("coupon"));
-        stack.offer("sale", Stacking::Combinable, vec![adj(Level::Line, Some(0), 500)]);
+        stack.offer("sale", "", Stacking::Combinable, vec![adj(Level::Line, Some(0), 500)]);
         let outcome = stack.finish();
         assert_eq!(outcome.applied.len(), 1);
         assert_eq!(outcome.applied[0].plugin, "coupon");
@@ -343,8 +352,8 @@ mod tests {
 
         // After another applied: it does not.
         let mut stack = Stack::new(&cart);
-        stack.offer("sale", Stacking::Combinable, vec![adj(Level::Line, Some(0), 500)]);
-        stack.offer("coupon", Stacking::Exclusive, vec![adj(Level::Order, None, 1_000)]);
+        stack.offer("sale", "", Stacking::Combinable, vec![adj(Level::Line, Some(0), 500)]);
+        stack.offer("coupon", "", Stacking::Exclusive, vec![adj(Level::Order, None, 1_000)]);
         assert_eq!(stack.closed_by(), None);
         let outcome = stack.finish();
         assert_eq!(outcome.applied.len(), 1);
@@ -391,7 +400,7 @@ mod tests {
                         _ => adj(Level::Shipping, None, amount),
                     }
                 }).collect();
-                stack.offer(&format!("p{i}"), offer.stacking, adjustments);
+                stack.offer(&format!("p{i}"), "", offer.stacking, adjustments);
             }
             let outcome = stack.finish();
             let t = outcome.totals;

@@ -1,9 +1,17 @@
 //! `vitrine-load`: a bounded HTTP load generator for the origin's cart reads
-//! and order creation. Loopback only; every run is bounded by `--seconds`.
+//! and order creation, and for checkouts through an edge. Loopback only;
+//! every run is bounded by `--seconds`.
 //!
 //! ```text
 //! vitrine-load --origin http://127.0.0.1:8081 --concurrency 32 --seconds 10
+//! vitrine-load --origin http://127.0.0.1:8081 --edge http://127.0.0.1:8080 --scenario checkout --concurrency 50
 //! ```
+//!
+//! `checkout` is a shopper's whole purchase through the edge: a cart with
+//! three lines and a coupon, the priced cart, then `POST /api/v1/checkout`
+//! (promotions, the payment plugin's authorization, the order at the
+//! origin). Its latency is the checkout call's; `409` counts checkouts the
+//! origin refused (stock ran out).
 //!
 //! It prepares its own carts from products it finds in the catalog, then runs
 //! each scenario for the given time with `--concurrency` workers in closed
@@ -16,6 +24,8 @@ use serde_json::{Value, json};
 
 struct Args {
     origin: String,
+    edge: Option<String>,
+    coupon: Option<String>,
     concurrency: usize,
     seconds: u64,
     scenarios: Vec<String>,
@@ -24,6 +34,8 @@ struct Args {
 fn parse_args() -> anyhow::Result<Args> {
     let mut args = Args {
         origin: "http://127.0.0.1:8081".into(),
+        edge: None,
+        coupon: None,
         concurrency: 32,
         seconds: 10,
         scenarios: vec!["cart-read".into(), "order-create".into()],
@@ -33,21 +45,28 @@ fn parse_args() -> anyhow::Result<Args> {
         let mut value = || it.next().with_context(|| format!("{flag} needs a value"));
         match flag.as_str() {
             "--origin" => args.origin = value()?,
+            "--edge" => args.edge = Some(value()?),
+            "--coupon" => args.coupon = Some(value()?),
             "--concurrency" => args.concurrency = value()?.parse()?,
             "--seconds" => args.seconds = value()?.parse()?,
             "--scenario" => args.scenarios = vec![value()?],
             "--help" | "-h" => {
                 println!(
-                    "vitrine-load [--origin URL] [--concurrency N] [--seconds S] [--scenario cart-read|order-create]"
+                    "vitrine-load [--origin URL] [--edge URL] [--coupon CODE] [--concurrency N] [--seconds S] [--scenario cart-read|order-create|checkout]"
                 );
                 std::process::exit(0);
             }
             other => bail!("unknown flag {other}"),
         }
     }
-    let host = args.origin.trim_start_matches("http://");
-    if !(host.starts_with("127.0.0.1") || host.starts_with("localhost")) {
-        bail!("load is only sent to loopback, not {}", args.origin);
+    for url in std::iter::once(&args.origin).chain(args.edge.as_ref()) {
+        let host = url.trim_start_matches("http://");
+        if !(host.starts_with("127.0.0.1") || host.starts_with("localhost")) {
+            bail!("load is only sent to loopback, not {url}");
+        }
+    }
+    if args.scenarios.iter().any(|s| s == "checkout") && args.edge.is_none() {
+        bail!("the checkout scenario needs --edge");
     }
     anyhow::ensure!(args.seconds <= 120, "runs are bounded to 120 s");
     anyhow::ensure!((1..=512).contains(&args.concurrency), "concurrency is 1 to 512");
@@ -59,6 +78,8 @@ struct Tally {
     latencies: Vec<Duration>,
     errors: u64,
     conflicts: u64,
+    /// Failed answers by status.
+    by_status: std::collections::BTreeMap<u16, u64>,
 }
 
 impl Tally {
@@ -66,6 +87,9 @@ impl Tally {
         self.latencies.extend(other.latencies);
         self.errors += other.errors;
         self.conflicts += other.conflicts;
+        for (status, n) in other.by_status {
+            *self.by_status.entry(status).or_default() += n;
+        }
     }
 
     fn report(mut self, name: &str, elapsed: Duration) {
@@ -88,6 +112,9 @@ impl Tally {
             pct(0.99),
             pct(1.0),
         );
+        if !self.by_status.is_empty() {
+            println!("{:<14} errors by status: {:?}", "", self.by_status);
+        }
     }
 }
 
@@ -182,6 +209,8 @@ async fn main() -> anyhow::Result<()> {
             let products = products.clone();
             let cart = carts.get(w).cloned();
             let scenario = scenario.clone();
+            let edge = args.edge.clone();
+            let coupon = args.coupon.clone();
             workers.spawn(async move {
                 let mut tally = Tally::default();
                 let mut i = w;
@@ -217,6 +246,51 @@ async fn main() -> anyhow::Result<()> {
                                 _ => tally.errors += 1,
                             }
                         }
+                        "checkout" => {
+                            let edge = edge.as_deref().unwrap_or_default();
+                            let Ok(cart) = new_cart(&client, edge, &products, i).await else {
+                                tally.errors += 1;
+                                continue;
+                            };
+                            if let Some(code) = &coupon {
+                                let url = format!("{edge}/api/v1/carts/{cart}/coupons/{code}");
+                                let _ = json_call(&client, reqwest::Method::POST, &url, None).await;
+                            }
+                            let priced = json_call(
+                                &client,
+                                reqwest::Method::GET,
+                                &format!("{edge}/api/v1/carts/{cart}"),
+                                None,
+                            )
+                            .await;
+                            let Ok((s, priced)) = priced else {
+                                tally.errors += 1;
+                                continue;
+                            };
+                            if !s.is_success() || priced["pricing"]["totals"]["total_minor"].as_i64().is_none() {
+                                tally.errors += 1;
+                                continue;
+                            }
+                            let body =
+                                json!({ "cart_id": cart, "email": "load@example.test", "payment_token": "tok_visa" });
+                            let key = format!("load-{cart}");
+                            let t = Instant::now();
+                            let answer = client
+                                .post(format!("{edge}/api/v1/checkout"))
+                                .header("idempotency-key", key)
+                                .json(&body)
+                                .send()
+                                .await;
+                            match answer.map(|r| r.status()) {
+                                Ok(s) if s.is_success() => tally.latencies.push(t.elapsed()),
+                                Ok(s) if s == reqwest::StatusCode::CONFLICT => tally.conflicts += 1,
+                                Ok(s) => {
+                                    tally.errors += 1;
+                                    *tally.by_status.entry(s.as_u16()).or_default() += 1;
+                                }
+                                Err(_) => tally.errors += 1,
+                            }
+                        }
                         _ => break,
                     }
                 }
@@ -227,7 +301,7 @@ async fn main() -> anyhow::Result<()> {
         while let Some(t) = workers.join_next().await {
             total.merge(t?);
         }
-        if !matches!(scenario.as_str(), "cart-read" | "order-create") {
+        if !matches!(scenario.as_str(), "cart-read" | "order-create" | "checkout") {
             bail!("unknown scenario {scenario}");
         }
         total.report(scenario, start.elapsed());
