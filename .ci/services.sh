@@ -106,6 +106,16 @@ PY
     done
 }
 
+# True if process $1 exists and is neither a zombie nor dead.
+_vitrine_pid_alive() {
+    local pid=$1 stat state
+    [[ $pid =~ ^[0-9]+$ ]] || return 1
+    stat=$(cat "/proc/$pid/stat" 2>/dev/null) || return 1
+    state=${stat##*\) }
+    state=${state%% *}
+    [[ $state != [ZX] ]]
+}
+
 # True if pid is alive and its command name starts with $2. Guards every kill
 # against a pid file whose pid has since been reused by something else.
 # A zombie counts as gone: daemons are reparented to PID 1, and on machines
@@ -436,10 +446,13 @@ _vitrine_moto_up() {
         # Python imports take a few seconds on a cold cache. Success means
         # our process is still alive and something answers HTTP on the port;
         # if another server had the port, moto would have exited.
+        # Until the forked shell has exec'd moto_server, the child's name is
+        # still the shell's: on a loaded machine that takes a while, so the
+        # loop only asks for the name once the child is alive at all.
         ok=0
         for ((i = 0; i < 300; i++)); do
-            _vitrine_pid_is "$pid" moto_server || break
-            if _vitrine_http_answers "$port"; then
+            _vitrine_pid_alive "$pid" || break
+            if _vitrine_pid_is "$pid" moto_server && _vitrine_http_answers "$port"; then
                 _vitrine_pid_is "$pid" moto_server && ok=1
                 break
             fi
@@ -447,7 +460,7 @@ _vitrine_moto_up() {
         done
         ((ok)) && return 0
 
-        if _vitrine_pid_is "$pid" moto_server; then
+        if _vitrine_pid_alive "$pid"; then
             _vitrine_log "moto on 127.0.0.1:$port did not answer HTTP within 30 s"
             kill -KILL "$pid" 2>/dev/null || true
         elif grep -qE 'Address already in use' "$log" 2>/dev/null && ((attempt < 5)); then
