@@ -139,6 +139,10 @@ pub struct Config {
     /// The sync pipeline: queue, handlers, webhooks, catalog feed.
     #[command(flatten)]
     pub sync: crate::sync::SyncConfig,
+
+    /// Outgoing webhooks: retries, deadline, polling.
+    #[command(flatten)]
+    pub notifications: crate::notifications::NotificationsConfig,
 }
 
 impl Config {
@@ -175,6 +179,7 @@ impl Config {
             search_commit_interval_ms: 100,
             plugins_config: None,
             sync: crate::sync::SyncConfig::embedded(),
+            notifications: crate::notifications::NotificationsConfig::embedded(),
         }
     }
 
@@ -213,6 +218,7 @@ impl Config {
             anyhow::ensure!(secret.len() >= 32, "edge secret must be at least 32 bytes");
         }
         self.sync.validate()?;
+        self.notifications.validate()?;
         if let Some(secret) = &self.jwt_secret {
             anyhow::ensure!(secret.len() >= 32, "jwt secret must be at least 32 bytes");
         }

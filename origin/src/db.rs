@@ -189,6 +189,11 @@ const POSTGRES_MIGRATIONS: MigrationSource = &[
         include_str!("../migrations/postgres/0003_change_feed.sql"),
     ),
     (4, "sync", include_str!("../migrations/postgres/0004_sync.sql")),
+    (
+        5,
+        "notifications",
+        include_str!("../migrations/postgres/0005_notifications.sql"),
+    ),
 ];
 
 const SQLITE_MIGRATIONS: MigrationSource = &[
@@ -208,6 +213,11 @@ const SQLITE_MIGRATIONS: MigrationSource = &[
         include_str!("../migrations/sqlite/0003_change_feed.sql"),
     ),
     (4, "sync", include_str!("../migrations/sqlite/0004_sync.sql")),
+    (
+        5,
+        "notifications",
+        include_str!("../migrations/sqlite/0005_notifications.sql"),
+    ),
 ];
 
 fn migrator(source: MigrationSource) -> Migrator {

@@ -1,5 +1,6 @@
 //! Running the origin: logging, the listener, background sweeps, the change
-//! feed's relay and publisher, the search indexer, and graceful shutdown.
+//! feed's relay and publisher, the search indexer, the webhook sender, and
+//! graceful shutdown.
 
 use std::future::Future;
 use std::time::Duration;
@@ -42,6 +43,7 @@ pub async fn serve(
     let workers: Vec<_> = (0..state.config.sync.workers)
         .map(|_| tokio::spawn(crate::sync::worker::Worker::of(&state).run_until(workers_stop.clone())))
         .collect();
+    let mut notifications = tokio::spawn(crate::notifications::sender::run(state.clone(), workers_stop.clone()));
     let mut sync_tasks = Vec::new();
     sync_tasks.push(tokio::spawn(crate::sync::worker::watch(
         state.sync.queue.clone(),
@@ -82,6 +84,13 @@ pub async fn serve(
             );
             worker.abort();
         }
+    }
+    // The webhook sender finishes the attempts in flight (each within its
+    // deadline) and gives back the leases of the rest.
+    let drain = state.config.notifications.timeout() + Duration::from_secs(1);
+    if tokio::time::timeout(drain, &mut notifications).await.is_err() {
+        tracing::warn!("the webhook sender was still sending when the drain ended");
+        notifications.abort();
     }
     sweeper.abort();
     relay.abort();
