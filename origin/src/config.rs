@@ -143,6 +143,9 @@ pub struct Config {
     /// The payment worker: captures, refunds, deferred authorizations.
     #[command(flatten)]
     pub payments: crate::payments::PaymentsConfig,
+    /// Outgoing webhooks: retries, deadline, polling.
+    #[command(flatten)]
+    pub notifications: crate::notifications::NotificationsConfig,
 }
 
 impl Config {
@@ -180,6 +183,7 @@ impl Config {
             plugins_config: None,
             sync: crate::sync::SyncConfig::embedded(),
             payments: crate::payments::PaymentsConfig::embedded(),
+            notifications: crate::notifications::NotificationsConfig::embedded(),
         }
     }
 
@@ -218,6 +222,7 @@ impl Config {
             anyhow::ensure!(secret.len() >= 32, "edge secret must be at least 32 bytes");
         }
         self.sync.validate()?;
+        self.notifications.validate()?;
         if let Some(secret) = &self.jwt_secret {
             anyhow::ensure!(secret.len() >= 32, "jwt secret must be at least 32 bytes");
         }

@@ -190,6 +190,11 @@ const POSTGRES_MIGRATIONS: MigrationSource = &[
     ),
     (4, "sync", include_str!("../migrations/postgres/0004_sync.sql")),
     (
+        5,
+        "notifications",
+        include_str!("../migrations/postgres/0005_notifications.sql"),
+    ),
+    (
         6,
         "payment tasks",
         include_str!("../migrations/postgres/0006_payment_tasks.sql"),
@@ -213,6 +218,11 @@ const SQLITE_MIGRATIONS: MigrationSource = &[
         include_str!("../migrations/sqlite/0003_change_feed.sql"),
     ),
     (4, "sync", include_str!("../migrations/sqlite/0004_sync.sql")),
+    (
+        5,
+        "notifications",
+        include_str!("../migrations/sqlite/0005_notifications.sql"),
+    ),
     (
         6,
         "payment tasks",

@@ -16,6 +16,8 @@
 //!   synonyms, facets, highlights), kept near real time from the change feed.
 //! - [`sync`]: the ERP webhook and catalog feed, a FIFO queue per product
 //!   (SQS or the database), idempotent versioned handlers, dead letters.
+//! - [`notifications`]: signed outgoing webhooks about orders and payments,
+//!   fanned out from the change feed, retried with backoff, with a delivery log.
 //! - [`http`]: routing, the OpenAPI document, idempotency keys, metrics.
 //! - [`db`]: Postgres or SQLite behind one code path; [`seed`]: the demo catalog.
 //!
@@ -40,6 +42,7 @@ pub mod error;
 pub mod extract;
 pub mod http;
 pub mod money;
+pub mod notifications;
 pub mod orders;
 pub mod outbox;
 pub mod payments;

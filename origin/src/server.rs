@@ -1,5 +1,6 @@
 //! Running the origin: logging, the listener, background sweeps, the change
-//! feed's relay and publisher, the search indexer, and graceful shutdown.
+//! feed's relay and publisher, the search indexer, the webhook sender, and
+//! graceful shutdown.
 
 use std::future::Future;
 use std::time::Duration;
@@ -43,6 +44,7 @@ pub async fn serve(
         .map(|_| tokio::spawn(crate::sync::worker::Worker::of(&state).run_until(workers_stop.clone())))
         .collect();
     let payment_worker = tokio::spawn(crate::payments::run_until(state.clone(), workers_stop.clone()));
+    let mut notifications = tokio::spawn(crate::notifications::sender::run(state.clone(), workers_stop.clone()));
     let mut sync_tasks = Vec::new();
     sync_tasks.push(tokio::spawn(crate::sync::worker::watch(
         state.sync.queue.clone(),
@@ -83,6 +85,13 @@ pub async fn serve(
             );
             worker.abort();
         }
+    }
+    // The webhook sender finishes the attempts in flight (each within its
+    // deadline) and gives back the leases of the rest.
+    let drain = state.config.notifications.timeout() + Duration::from_secs(1);
+    if tokio::time::timeout(drain, &mut notifications).await.is_err() {
+        tracing::warn!("the webhook sender was still sending when the drain ended");
+        notifications.abort();
     }
     // A payment call in flight finishes within its plugin's deadline.
     if tokio::time::timeout(Duration::from_secs(10), payment_worker)

@@ -8,6 +8,7 @@
 //! | orders, status moves | `ManageOrders` | store_manager, super_admin |
 //! | refund approval | `ApproveRefunds` | store_manager, super_admin |
 //! | users and roles | `ManageUsers` | super_admin |
+//! | outgoing webhooks | `ManageWebhooks` | store_manager, super_admin |
 
 pub mod catalog;
 pub mod orders;
@@ -34,4 +35,5 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(catalog::routes())
         .merge(orders::routes())
         .merge(users::routes())
+        .merge(crate::notifications::http::routes())
 }

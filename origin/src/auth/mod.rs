@@ -48,6 +48,8 @@ pub enum Permission {
     ApproveRefunds,
     /// Create users and change roles.
     ManageUsers,
+    /// Register outgoing webhook endpoints and read their delivery log.
+    ManageWebhooks,
 }
 
 impl Role {
@@ -59,7 +61,7 @@ impl Role {
         use Permission::*;
         match self {
             Role::SuperAdmin => true,
-            Role::StoreManager => matches!(permission, EditCatalog | ManageOrders | ApproveRefunds),
+            Role::StoreManager => matches!(permission, EditCatalog | ManageOrders | ApproveRefunds | ManageWebhooks),
             Role::Shopper | Role::Partner => false,
         }
     }
@@ -222,6 +224,14 @@ mod tests {
     fn only_super_admins_manage_users() {
         for role in Role::ALL {
             assert_eq!(role.may(Permission::ManageUsers), role == Role::SuperAdmin, "{role:?}");
+        }
+    }
+
+    #[test]
+    fn store_managers_and_super_admins_manage_webhooks() {
+        for role in Role::ALL {
+            let staff = matches!(role, Role::StoreManager | Role::SuperAdmin);
+            assert_eq!(role.may(Permission::ManageWebhooks), staff, "{role:?}");
         }
     }
 
