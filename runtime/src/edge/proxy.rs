@@ -547,6 +547,25 @@ async fn cached(
 
 /// The leader's fetch for a miss: the origin's answer, stored if it may be.
 async fn fetch_and_store(edge: Arc<Edge>, key: String, target: String, upstream: HeaderMap) -> Arc<Fetched> {
+    // A request that missed just before the previous leader stored the page
+    // and became leader just after it left: the page is in the store now.
+    if let Some(entry) = edge.store.get(&key).and_then(|v| v.select(&upstream).cloned())
+        && !edge.store.is_invalidated(&entry)
+        && matches!(
+            entry.policy.usable(SystemTime::now(), RequestRules { directives: None }),
+            Use::Fresh
+        )
+    {
+        return Arc::new(Fetched {
+            result: Ok(OriginResponse {
+                status: entry.status,
+                headers: entry.headers.clone(),
+                body: entry.body.clone(),
+            }),
+            stored: Some(entry),
+            request_headers: upstream,
+        });
+    }
     let mark = edge.store.purge_mark();
     let request_time = SystemTime::now();
     let result = edge
