@@ -5,7 +5,8 @@
 #
 # Source this file, then:
 #
-#   vitrine_install_prereqs    # redis-server via apt if missing; moto in a venv; detects cargo-nextest
+#   vitrine_install_prereqs    # redis-server via apt if missing; moto in a venv; chromium via apt and
+#                              # tests/browser's npm dependencies if missing; detects cargo-nextest
 #   trap vitrine_services_down EXIT
 #   vitrine_services_up        # exports VITRINE_TEST_DATABASE_URL / VITRINE_TEST_REDIS_URL /
 #                              # VITRINE_TEST_SQS_ENDPOINT (and dummy AWS credentials if unset)
@@ -27,6 +28,9 @@
 # behind our back; bumping it reinstalls the venv.
 : "${VITRINE_MOTO_VERSION:=5.2.5}"
 : "${VITRINE_MOTO_VENV:=${HOME:-/root}/.cache/vitrine/moto-venv}"
+
+# The repository this file belongs to (tests/browser lives there).
+_VITRINE_REPO=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd)
 
 # Run state. Plain shell variables on purpose, not exported: a nested
 # tests/run must start its own services, not tear down ours.
@@ -189,6 +193,8 @@ vitrine_install_prereqs() {
 
     _vitrine_moto_install || return 1
 
+    _vitrine_browser_install || return 1
+
     # cargo-nextest is preinstalled on our machines. If it is missing we do
     # not install it (a source build takes minutes); tests/run falls back to
     # plain `cargo test`.
@@ -340,6 +346,55 @@ import flask  # noqa: F401  (the [server] extra)
 import moto
 sys.exit(0 if moto.__version__ == sys.argv[1] else 1)
 PY
+}
+
+# What the storefront's browser test (tests/tests/storefront_browser.rs)
+# runs: Debian's chromium, and playwright-core from tests/browser's lock
+# file. Without node 20+ nothing is installed and the test itself says what
+# is missing (it fails under VITRINE_REQUIRE_SERVICES or CI).
+_vitrine_browser_install() {
+    local browser=$_VITRINE_REPO/tests/browser
+    if [[ ! -x /usr/bin/chromium ]]; then
+        if [[ $EUID -ne 0 ]] && ! command -v sudo >/dev/null 2>&1; then
+            _vitrine_log "chromium is missing and we are not root; install the chromium package"
+            return 1
+        fi
+        local sudo=()
+        [[ $EUID -eq 0 ]] || sudo=(sudo)
+        _vitrine_log "chromium not found; installing it with apt-get"
+        local apt=("${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get -q -o DPkg::Lock::Timeout=300)
+        local policy
+        policy=$(apt-cache policy chromium 2>/dev/null) || policy=
+        if [[ $policy != *"Candidate: "[0-9]* ]]; then
+            "${apt[@]}" update || return 1
+        fi
+        if ! "${apt[@]}" install -y --no-install-recommends chromium; then
+            _vitrine_log "apt-get install failed; refreshing package lists and retrying"
+            "${apt[@]}" update || return 1
+            "${apt[@]}" install -y --no-install-recommends chromium || return 1
+        fi
+        [[ -x /usr/bin/chromium ]] || {
+            _vitrine_log "/usr/bin/chromium still missing after installing chromium"
+            return 1
+        }
+    fi
+
+    if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+        _vitrine_log "node/npm not found; the storefront browser test needs node 20 or later"
+        return 0
+    fi
+    # Installed, and the version the lock file names (a bumped lock reinstalls).
+    if (cd -- "$browser" && node -e '
+        const want = require("./package-lock.json").packages["node_modules/playwright-core"].version;
+        const have = require("./node_modules/playwright-core/package.json").version;
+        process.exit(want === have ? 0 : 1);' 2>/dev/null); then
+        return 0
+    fi
+    _vitrine_log "installing the browser test's npm dependencies (npm ci in tests/browser)"
+    (cd -- "$browser" && npm ci --no-audit --no-fund) || {
+        _vitrine_log "npm ci in $browser failed"
+        return 1
+    }
 }
 
 # Installs moto[server]==$VITRINE_MOTO_VERSION from PyPI into

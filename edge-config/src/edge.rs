@@ -1,6 +1,6 @@
 //! The edge server's part of the operator's config: where it listens, the
-//! origin it fronts, the page cache, the change feed it follows, and the
-//! routes with their cache rules.
+//! origin it fronts, the page cache, the change feed it follows, whether it
+//! serves the storefront page, and the routes with their cache rules.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -39,6 +39,10 @@ pub struct EdgeServerConfig {
     pub rate_limit: RateLimit,
     /// Where purges come from.
     pub change_feed: ChangeFeed,
+    /// Whether the edge serves the storefront page at `/` and its files
+    /// under `/storefront/` (on by default; off leaves those paths to the
+    /// routes like any other).
+    pub storefront: bool,
 }
 
 /// A token bucket per client.
@@ -123,6 +127,7 @@ pub(crate) struct RawEdge {
     client_timeout_ms: Option<u64>,
     rate_limit: Option<RawRateLimit>,
     change_feed: Option<RawFeed>,
+    storefront: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -268,6 +273,7 @@ pub(crate) fn resolve_edge(raw: RawEdge, at: &dyn At) -> Result<EdgeServerConfig
         client_timeout,
         rate_limit,
         change_feed,
+        storefront: raw.storefront.unwrap_or(true),
     })
 }
 

@@ -11,9 +11,10 @@
 # Postgres + Redis, payment plugins from the same config) and the edge
 # (`vitrine-edge`, the sample config with its per-client rate limit lifted:
 # every shopper here comes from 127.0.0.1). Then `vitrine-load --scenario
-# checkout`: each shopper, in closed loop, makes a cart of three lines
-# through the edge, applies coupon WELCOME10, reads the priced cart and
-# checks out. Prints checkouts/s, p50/p90/p99 of the checkout call and
+# checkout`: each shopper, in closed loop, makes a guest cart of three
+# lines through the edge, applies coupon WELCOME10 (its plugin runs on every
+# pricing; being once per customer it gives a guest cart nothing), reads the
+# priced cart and checks out. Prints checkouts/s, p50/p90/p99 of the checkout call and
 # errors; then where the time goes: the origin's and the edge's request
 # histograms, the plugins' call times, and the CPU seconds each process
 # used. Load goes to 127.0.0.1 only and is bounded in time.

@@ -28,7 +28,8 @@
 //! declined, 404 unknown payment, 409 wrong state, 422 amounts or a reused
 //! idempotency key.
 //!
-//! Every request needs `Authorization: Bearer <API_KEY>` and an
+//! Every request needs `Authorization: Bearer <key>` (the key it was started
+//! with: [`API_KEY`] for [`TestPay::start`]) and an
 //! `Idempotency-Key`. The same key with the same method, path and body gets
 //! the first answer again (no second effect); with anything else, 422.
 //! Answers of injected failures ([`TestPay::set_failing`]) are not
@@ -121,6 +122,7 @@ struct Remembered {
 
 #[derive(Default)]
 struct Ledger {
+    api_key: String,
     payments: HashMap<String, Payment>,
     idempotency: HashMap<String, Remembered>,
     charges: HashMap<String, u32>,
@@ -167,13 +169,23 @@ impl std::fmt::Debug for TestPay {
 }
 
 impl TestPay {
-    /// Starts the double on a free loopback port (on the current tokio runtime).
+    /// Starts the double on a free loopback port (on the current tokio
+    /// runtime), accepting [`API_KEY`].
     pub async fn start() -> anyhow::Result<Self> {
-        let listener = TcpListener::bind("127.0.0.1:0")
+        Self::start_on(SocketAddr::from(([127, 0, 0, 1], 0)), API_KEY).await
+    }
+
+    /// Starts the double on `addr`, accepting `api_key`: the quickstart
+    /// runs it where, and with the key, its operator config names.
+    pub async fn start_on(addr: SocketAddr, api_key: &str) -> anyhow::Result<Self> {
+        let listener = TcpListener::bind(addr)
             .await
-            .context("binding the TestPay double to a loopback port")?;
+            .with_context(|| format!("binding the TestPay double to {addr}"))?;
         let addr = listener.local_addr().context("reading the TestPay double's address")?;
-        let mut ledger = Ledger::default();
+        let mut ledger = Ledger {
+            api_key: api_key.to_owned(),
+            ..Ledger::default()
+        };
         ledger.declined_tokens.insert(DECLINED_TOKEN.to_owned());
         let shared = Arc::new(Shared {
             ledger: Mutex::new(ledger),
@@ -345,7 +357,7 @@ fn answer(
         .get("authorization")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "));
-    if bearer != Some(API_KEY) {
+    if bearer != Some(ledger.api_key.as_str()) {
         return error(StatusCode::UNAUTHORIZED, "unauthorized", "invalid api key");
     }
     let Some(key) = headers

@@ -11,10 +11,15 @@
 //! of 50,000 products on the first run, serves the origin on
 //! 127.0.0.1:8081, and an edge in front of it on 127.0.0.1:8080 with the
 //! sample config `edge-config/vitrine.toml` (its plugins loaded, following
-//! the origin's change feed). The two share a signing secret made for this
-//! run. Set `VITRINE_DATA_DIR`, `DATABASE_URL` or `REDIS_URL` to move the
-//! origin's state elsewhere. Ctrl-C stops both gracefully.
+//! the origin's change feed), which serves the storefront page at `/`. The
+//! two share a signing secret made for this run. The `testpay` payment
+//! plugin talks to the TestPay provider double (`vitrine_tests::testpay`),
+//! started where the config sends it (127.0.0.1:8099 by default) and
+//! accepting the API key the config grants, so checkout works with nothing
+//! else running. Set `VITRINE_DATA_DIR`, `DATABASE_URL` or `REDIS_URL` to
+//! move the origin's state elsewhere. Ctrl-C stops everything gracefully.
 
+use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -31,6 +36,7 @@ use vitrine_runtime::edge::proxy::Edge;
 use vitrine_runtime::edge::server::{self, Extras};
 use vitrine_runtime::plugins::reload::ConfigWatcher;
 use vitrine_runtime::plugins::{ArtifactCache, EngineConfig, PluginHost};
+use vitrine_tests::testpay::{self, TestPay};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -99,6 +105,7 @@ async fn main() -> anyhow::Result<()> {
         _ => std::env::var(name).ok(),
     };
     let edge_config = EdgeConfig::parse(&config_path, &text, &env)?;
+    let provider = start_testpay(&edge_config).await?;
     let cache = edge_config.plugin_host.artifact_cache.clone().map(ArtifactCache::new);
     let host = Arc::new(PluginHost::new(
         EngineConfig::from_config(&edge_config.plugin_host),
@@ -128,8 +135,12 @@ async fn main() -> anyhow::Result<()> {
 
     println!();
     println!("Vitrine on the embedded default, data in {data_dir}");
+    println!("  storefront  {base}/   (open it in a browser)");
     println!("  origin      http://{origin_addr}   (API docs http://{origin_addr}/openapi.json)");
     println!("  edge        {base}   ({} plugins loaded)", host.plugins().len());
+    if let Some(provider) = &provider {
+        println!("  payments    {}   (the TestPay double: tok_visa pays, tok_declined is declined)", provider.base_url());
+    }
     println!("  catalog     {base}/api/v1/categories");
     if let Some((id, name)) = sample {
         println!("  a product   {base}/api/v1/products/{id}   ({name})");
@@ -146,5 +157,32 @@ async fn main() -> anyhow::Result<()> {
     )
     .await?;
     origin.await.context("the origin task")??;
+    drop(provider);
     Ok(())
+}
+
+/// Starts the TestPay double where the config's `testpay` plugin sends its
+/// requests (its granted host), accepting the API key the config gives it.
+/// The plugins' settings are read with the process environment here, as
+/// the config watcher and the origin read them, so all three agree; a
+/// `testpay` granted a host that is not a loopback address is talking to a
+/// real provider, and no double is started.
+async fn start_testpay(config: &EdgeConfig) -> anyhow::Result<Option<TestPay>> {
+    let Some(plugin) = config.plugins.iter().find(|p| p.name == "testpay") else {
+        return Ok(None);
+    };
+    let Some(addr) = plugin
+        .http
+        .as_ref()
+        .and_then(|http| http.hosts.first())
+        .and_then(|host| host.parse::<SocketAddr>().ok())
+        .filter(|addr| addr.ip().is_loopback())
+    else {
+        return Ok(None);
+    };
+    let api_key = plugin.secrets.get("api_key").map_or(testpay::API_KEY, |key| key.expose());
+    let provider = TestPay::start_on(addr, api_key)
+        .await
+        .with_context(|| format!("while starting the TestPay double on {addr} (is another quickstart running?)"))?;
+    Ok(Some(provider))
 }

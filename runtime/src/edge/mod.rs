@@ -12,6 +12,7 @@
 //! - [`feed`]: following the origin's change feed and purging what changed;
 //! - [`personalize`]: the shopper's context from a signed cookie, and
 //!   personalization plugins run on a cached listing page;
+//! - [`storefront`]: the shoppers' page, compiled in, served at `/`;
 //! - [`server`]: the HTTP server (slow-client and header-size limits,
 //!   graceful drain) and the operations endpoints.
 
@@ -25,3 +26,4 @@ pub mod policy;
 pub mod proxy;
 pub mod server;
 pub mod store;
+pub mod storefront;

@@ -3,7 +3,8 @@
 //! (slow clients), a cap on the head's size (431 past it), keep-alive — and
 //! drain connections on shutdown.
 //!
-//! Besides the shoppers' paths (everything goes to [`proxy::handle`]):
+//! Besides the shoppers' paths (everything goes to [`proxy::handle`]) and
+//! the storefront page (`/`, `/storefront/*`: [`storefront`]):
 //! `/healthz` (alive), `/readyz` (following the change feed, when there is
 //! one), `/metrics` (Prometheus, when a recorder is installed), and
 //! `POST /admin/purge` (bearer token; purge by surrogate key, by URL, or
@@ -31,6 +32,7 @@ use tower::ServiceExt;
 use super::feed::FeedStatus;
 use super::proxy::{self, ClientAddr, Edge};
 use super::store::{IgnoredParams, cache_key};
+use super::storefront;
 
 /// The largest request head (request line and headers) accepted; past it,
 /// 431. hyper's read buffer is bounded at twice this, so a larger head is
@@ -67,7 +69,11 @@ pub struct App {
 impl App {
     /// Answers one request.
     pub async fn call(&self, request: Request) -> Response {
-        if OPS_PATHS.contains(&request.uri().path()) {
+        let path = request.uri().path();
+        if self.edge.config.edge.storefront && storefront::is_storefront_path(path) {
+            return storefront::serve(&request);
+        }
+        if OPS_PATHS.contains(&path) {
             match self.ops.clone().oneshot(request).await {
                 Ok(response) => response,
                 Err(never) => match never {},
