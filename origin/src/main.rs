@@ -185,3 +185,42 @@ fn new_password() -> anyhow::Result<String> {
     );
     Ok(password.to_owned())
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::panic)] // in tests a panic is the failure report
+mod tests {
+    use clap::{CommandFactory as _, Parser as _};
+
+    use super::{Cli, Command};
+
+    /// clap's own checks of the whole command line: two flattened settings
+    /// with one id (the sync pipeline's and the webhooks' `retry_base_ms`
+    /// once made every subcommand fail with "required argument not
+    /// provided") are caught here, not by the first operator.
+    #[test]
+    fn the_command_line_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn sync_and_webhook_retries_are_separate_settings() {
+        let cli = Cli::try_parse_from([
+            "vitrine-origin",
+            "serve",
+            "--sync-retry-base-ms",
+            "250",
+            "--webhook-retry-base-ms",
+            "4000",
+            "--webhook-retry-max-ms",
+            "8000",
+        ])
+        .unwrap_or_else(|e| panic!("{e}"));
+        let Command::Serve { config, .. } = cli.command else {
+            panic!("not serve");
+        };
+        assert_eq!(config.sync.retry_base_ms, 250);
+        assert_eq!(config.sync.retry_max_ms, 60_000);
+        assert_eq!(config.notifications.retry_base_ms, 4_000);
+        assert_eq!(config.notifications.retry_max_ms, 8_000);
+    }
+}

@@ -3,11 +3,16 @@
 use std::time::Duration;
 
 /// How deliveries are sent and retried.
+///
+/// Each argument has an explicit `id`: clap names an argument after its
+/// field, and the sync pipeline's config, flattened beside this one, has
+/// fields of the same names (`retry_base_ms`, `retry_max_ms`).
 #[derive(Clone, Debug, clap::Args)]
 pub struct NotificationsConfig {
     /// First retry delay of a failed delivery, in milliseconds; doubled per
     /// attempt, with jitter, up to `--webhook-retry-max-ms`.
     #[arg(
+        id = "webhook_retry_base_ms",
         long = "webhook-retry-base-ms",
         env = "VITRINE_WEBHOOK_RETRY_BASE_MS",
         default_value_t = 1_000
@@ -16,6 +21,7 @@ pub struct NotificationsConfig {
 
     /// Longest retry delay, in milliseconds.
     #[arg(
+        id = "webhook_retry_max_ms",
         long = "webhook-retry-max-ms",
         env = "VITRINE_WEBHOOK_RETRY_MAX_MS",
         default_value_t = 3_600_000
@@ -24,6 +30,7 @@ pub struct NotificationsConfig {
 
     /// Attempts of one delivery before it is marked `failed`.
     #[arg(
+        id = "webhook_max_attempts",
         long = "webhook-max-attempts",
         env = "VITRINE_WEBHOOK_MAX_ATTEMPTS",
         default_value_t = 12
@@ -31,12 +38,18 @@ pub struct NotificationsConfig {
     pub max_attempts: u32,
 
     /// Deadline of one attempt (connect, send, answer), in milliseconds.
-    #[arg(long = "webhook-timeout-ms", env = "VITRINE_WEBHOOK_TIMEOUT_MS", default_value_t = 10_000)]
+    #[arg(
+        id = "webhook_timeout_ms",
+        long = "webhook-timeout-ms",
+        env = "VITRINE_WEBHOOK_TIMEOUT_MS",
+        default_value_t = 10_000
+    )]
     pub timeout_ms: u64,
 
     /// How often the sender looks for new changes and due retries, in
     /// milliseconds (it also looks as soon as this process numbers changes).
     #[arg(
+        id = "webhook_poll_interval_ms",
         long = "webhook-poll-interval-ms",
         env = "VITRINE_WEBHOOK_POLL_INTERVAL_MS",
         default_value_t = 500
@@ -44,7 +57,12 @@ pub struct NotificationsConfig {
     pub poll_interval_ms: u64,
 
     /// How many endpoints this process sends to at once.
-    #[arg(long = "webhook-concurrency", env = "VITRINE_WEBHOOK_CONCURRENCY", default_value_t = 16)]
+    #[arg(
+        id = "webhook_concurrency",
+        long = "webhook-concurrency",
+        env = "VITRINE_WEBHOOK_CONCURRENCY",
+        default_value_t = 16
+    )]
     pub concurrency: usize,
 }
 
@@ -70,9 +88,7 @@ impl NotificationsConfig {
     /// number `attempts` (from 1): base × 2^(attempts−1), at most the maximum.
     pub fn backoff_ms(&self, attempts: u32) -> u64 {
         let exp = attempts.saturating_sub(1).min(40);
-        self.retry_base_ms
-            .saturating_mul(1u64 << exp)
-            .min(self.retry_max_ms)
+        self.retry_base_ms.saturating_mul(1u64 << exp).min(self.retry_max_ms)
     }
 
     /// What is wrong with these settings, if anything.

@@ -177,7 +177,8 @@ mod tests {
         // update: the unique key still makes nothing twice.
         assert_eq!(fan_out_all(&db).await.expect("fan out"), 0);
         with_db!(&db, pool => sqlx::query("UPDATE webhook_fanout SET last_feed_seq = 0")
-            .execute(pool).await.map(drop)).expect("rewind");
+            .execute(pool).await.map(drop))
+        .expect("rewind");
         assert_eq!(fan_out_all(&db).await.expect("fan out"), 0);
         assert_eq!(deliveries(&db).await.len(), 2);
     }

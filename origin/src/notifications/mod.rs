@@ -66,9 +66,7 @@ pub fn is_known_pattern(pattern: &str) -> bool {
 /// Whether subscription `pattern` selects `topic`.
 pub fn matches(pattern: &str, topic: &str) -> bool {
     match pattern.strip_suffix(".*") {
-        Some(prefix) => topic
-            .strip_prefix(prefix)
-            .is_some_and(|rest| rest.starts_with('.')),
+        Some(prefix) => topic.strip_prefix(prefix).is_some_and(|rest| rest.starts_with('.')),
         None => pattern == topic,
     }
 }

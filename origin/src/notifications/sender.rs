@@ -147,7 +147,13 @@ fn describe(err: &reqwest::Error, timeout: Duration) -> String {
 }
 
 /// POSTs `delivery` to `url`, signed with `secret`.
-pub async fn attempt(client: &reqwest::Client, timeout: Duration, url: &str, secret: &str, delivery: &Claimed) -> Attempt {
+pub async fn attempt(
+    client: &reqwest::Client,
+    timeout: Duration,
+    url: &str,
+    secret: &str,
+    delivery: &Claimed,
+) -> Attempt {
     let signed_at = chrono::Utc::now().timestamp();
     let signature = crate::sync::webhook::sign(secret.as_bytes(), signed_at, delivery.body.as_bytes());
     let sent = client
@@ -396,7 +402,11 @@ mod tests {
     fn errors_are_cut_on_a_character_boundary() {
         let long = "é".repeat(MAX_ERROR_CHARS + 10);
         let cut = truncate(&long);
-        assert_eq!(cut.chars().count(), MAX_ERROR_CHARS + 1, "the kept characters and an ellipsis");
+        assert_eq!(
+            cut.chars().count(),
+            MAX_ERROR_CHARS + 1,
+            "the kept characters and an ellipsis"
+        );
         assert_eq!(truncate("short"), "short");
     }
 
