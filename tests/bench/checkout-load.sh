@@ -57,6 +57,9 @@ wait_http() {
 cpu_secs() { # utime+stime of a process, in seconds
     awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / hz }' "/proc/$1/stat"
 }
+machine_cpu_secs() { # busy CPU seconds of the whole machine (user+nice+system+irq+softirq)
+    awk -v hz="$(getconf CLK_TCK)" '/^cpu / { printf "%.2f", ($2 + $3 + $4 + $7 + $8) / hz }' /proc/stat
+}
 
 "$bin/vitrine-testpay" >"$work/testpay.out" 2>"$work/testpay.log" &
 pids+=($!); testpay_pid=$!
@@ -85,12 +88,20 @@ pids+=($!); edge_pid=$!
 wait_http "http://127.0.0.1:$edge_port/healthz"
 
 before_origin=$(cpu_secs "$origin_pid"); before_edge=$(cpu_secs "$edge_pid"); before_pay=$(cpu_secs "$testpay_pid")
+before_all=$(machine_cpu_secs)
 "$bin/vitrine-load" --origin "http://127.0.0.1:$origin_port" --edge "http://127.0.0.1:$edge_port" \
     --scenario checkout --coupon WELCOME10 --concurrency "$shoppers" --seconds "$seconds"
-echo "CPU seconds during the run: origin $(python3 -c "print(round($(cpu_secs "$origin_pid") - $before_origin, 2))")," \
-    "edge $(python3 -c "print(round($(cpu_secs "$edge_pid") - $before_edge, 2))")," \
-    "testpay $(python3 -c "print(round($(cpu_secs "$testpay_pid") - $before_pay, 2))")" \
-    "(wall ${seconds} s, 2 cores shared with PostgreSQL, Redis and the load generator)"
+python3 - "$(machine_cpu_secs)" "$before_all" \
+    "$(cpu_secs "$origin_pid")" "$before_origin" "$(cpu_secs "$edge_pid")" "$before_edge" \
+    "$(cpu_secs "$testpay_pid")" "$before_pay" "$seconds" "$(nproc)" <<'PY'
+import sys
+a = [float(x) for x in sys.argv[1:9]]
+total, origin, edge, pay = a[0] - a[1], a[2] - a[3], a[4] - a[5], a[6] - a[7]
+rest = total - origin - edge - pay
+print(f"CPU seconds during the run ({sys.argv[9]} s wall, {sys.argv[10]} cores, {total:.2f} busy): "
+      f"origin {origin:.2f}, edge {edge:.2f}, testpay {pay:.2f}, "
+      f"the rest (PostgreSQL, Redis, the load generator) {rest:.2f}")
+PY
 
 # Where the time goes: mean seconds per observation of each histogram.
 mean_of() { # url metric-prefix
@@ -99,11 +110,14 @@ import re, sys
 prefix = sys.argv[1]
 sums, counts = {}, {}
 for line in sys.stdin:
-    m = re.match(r"(" + prefix + r"[a-z_]*)_(sum|count)(\{[^}]*\})? ([0-9.e+-]+)$", line.strip())
+    # Label values may hold braces (route="/api/v1/carts/{id}"): the
+    # labels run to the last "}", the value follows the last space.
+    # Named groups: the prefix may hold groups of its own.
+    m = re.match(r"(?P<name>(?:" + prefix + r")[a-z_]*)_(?P<kind>sum|count)(?P<labels>\{.*\})? (?P<value>\S+)$", line.strip())
     if not m:
         continue
-    key = m.group(1) + (m.group(3) or "")
-    (sums if m.group(2) == "sum" else counts)[key] = float(m.group(4))
+    key = m["name"] + (m["labels"] or "")
+    (sums if m["kind"] == "sum" else counts)[key] = float(m["value"])
 for key in sorted(sums):
     n = counts.get(key, 0)
     if n:

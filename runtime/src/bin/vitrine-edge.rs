@@ -120,3 +120,14 @@ fn init_tracing(json: bool) {
         builder.init();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory as _;
+
+    /// clap's own checks of the command line (unique ids, valid defaults).
+    #[test]
+    fn the_command_line_is_well_formed() {
+        super::Args::command().debug_assert();
+    }
+}

@@ -78,8 +78,14 @@ struct Tally {
     latencies: Vec<Duration>,
     errors: u64,
     conflicts: u64,
+    /// Carts left with no lines (every product picked had sold out): not
+    /// checked out.
+    sold_out: u64,
     /// Failed answers by status.
     by_status: std::collections::BTreeMap<u16, u64>,
+    /// Errors by what failed (a step and its error), so a run's errors can
+    /// be told apart.
+    by_cause: std::collections::BTreeMap<String, u64>,
 }
 
 impl Tally {
@@ -87,9 +93,21 @@ impl Tally {
         self.latencies.extend(other.latencies);
         self.errors += other.errors;
         self.conflicts += other.conflicts;
+        self.sold_out += other.sold_out;
         for (status, n) in other.by_status {
             *self.by_status.entry(status).or_default() += n;
         }
+        for (cause, n) in other.by_cause {
+            *self.by_cause.entry(cause).or_default() += n;
+        }
+    }
+
+    /// Counts an error, and what it was.
+    fn error(&mut self, step: &str, why: impl std::fmt::Display) {
+        self.errors += 1;
+        let mut cause = format!("{step}: {why}");
+        cause.truncate(160);
+        *self.by_cause.entry(cause).or_default() += 1;
     }
 
     fn report(mut self, name: &str, elapsed: Duration) {
@@ -112,8 +130,17 @@ impl Tally {
             pct(0.99),
             pct(1.0),
         );
+        if self.sold_out > 0 {
+            println!(
+                "{:<14} {} carts not checked out: their products had sold out",
+                "", self.sold_out
+            );
+        }
         if !self.by_status.is_empty() {
             println!("{:<14} errors by status: {:?}", "", self.by_status);
+        }
+        for (cause, n) in &self.by_cause {
+            println!("{:<14} {n:>6} × {cause}", "");
         }
     }
 }
@@ -162,7 +189,9 @@ async fn products_in_stock(client: &reqwest::Client, origin: &str) -> anyhow::Re
 }
 
 async fn new_cart(client: &reqwest::Client, origin: &str, products: &[String], seed: usize) -> anyhow::Result<String> {
-    let (_, cart) = json_call(client, reqwest::Method::POST, &format!("{origin}/api/v1/carts"), None).await?;
+    let (_, cart) = json_call(client, reqwest::Method::POST, &format!("{origin}/api/v1/carts"), None)
+        .await
+        .context("POST /api/v1/carts")?;
     let id = cart["id"].as_str().context("cart id")?.to_owned();
     for k in 0..3 {
         let product = &products[(seed * 7 + k * 13) % products.len()];
@@ -173,7 +202,8 @@ async fn new_cart(client: &reqwest::Client, origin: &str, products: &[String], s
             &format!("{origin}/api/v1/carts/{id}/lines"),
             Some(&body),
         )
-        .await?;
+        .await
+        .context("POST /api/v1/carts/{id}/lines")?;
     }
     Ok(id)
 }
@@ -248,9 +278,12 @@ async fn main() -> anyhow::Result<()> {
                         }
                         "checkout" => {
                             let edge = edge.as_deref().unwrap_or_default();
-                            let Ok(cart) = new_cart(&client, edge, &products, i).await else {
-                                tally.errors += 1;
-                                continue;
+                            let cart = match new_cart(&client, edge, &products, i).await {
+                                Ok(cart) => cart,
+                                Err(e) => {
+                                    tally.error("making the cart", format!("{e:#}"));
+                                    continue;
+                                }
                             };
                             if let Some(code) = &coupon {
                                 let url = format!("{edge}/api/v1/carts/{cart}/coupons/{code}");
@@ -263,12 +296,19 @@ async fn main() -> anyhow::Result<()> {
                                 None,
                             )
                             .await;
-                            let Ok((s, priced)) = priced else {
-                                tally.errors += 1;
-                                continue;
+                            let (s, priced) = match priced {
+                                Ok(answer) => answer,
+                                Err(e) => {
+                                    tally.error("reading the priced cart", format!("{e:#}"));
+                                    continue;
+                                }
                             };
                             if !s.is_success() || priced["pricing"]["totals"]["total_minor"].as_i64().is_none() {
-                                tally.errors += 1;
+                                tally.error("reading the priced cart", format!("{s} {}", priced["error"]["code"]));
+                                continue;
+                            }
+                            if priced["lines"].as_array().is_none_or(Vec::is_empty) {
+                                tally.sold_out += 1;
                                 continue;
                             }
                             let body =
@@ -281,14 +321,16 @@ async fn main() -> anyhow::Result<()> {
                                 .json(&body)
                                 .send()
                                 .await;
-                            match answer.map(|r| r.status()) {
-                                Ok(s) if s.is_success() => tally.latencies.push(t.elapsed()),
-                                Ok(s) if s == reqwest::StatusCode::CONFLICT => tally.conflicts += 1,
-                                Ok(s) => {
-                                    tally.errors += 1;
+                            match answer {
+                                Ok(r) if r.status().is_success() => tally.latencies.push(t.elapsed()),
+                                Ok(r) if r.status() == reqwest::StatusCode::CONFLICT => tally.conflicts += 1,
+                                Ok(r) => {
+                                    let s = r.status();
+                                    let body: Value = r.json().await.unwrap_or(Value::Null);
+                                    tally.error("checkout", format!("{s} {}", body["error"]["message"]));
                                     *tally.by_status.entry(s.as_u16()).or_default() += 1;
                                 }
-                                Err(_) => tally.errors += 1,
+                                Err(e) => tally.error("checkout", format!("{:#}", anyhow::Error::from(e))),
                             }
                         }
                         _ => break,
