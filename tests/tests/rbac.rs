@@ -28,6 +28,7 @@ async fn every_admin_endpoint_checks_every_role(o: &Origin) {
         .to_owned();
     let (target_user, _) = o.user(Role::Shopper).await;
     let refund = Uuid::new_v4();
+    let webhook = Uuid::new_v4();
     let cases = vec![
         Case {
             method: Method::PUT,
@@ -142,6 +143,48 @@ async fn every_admin_endpoint_checks_every_role(o: &Origin) {
             template: "/admin/v1/users/{id}/disabled",
             body: Some(json!({"disabled": false})),
             allowed: &[SA],
+        },
+        Case {
+            method: Method::GET,
+            path: "/admin/v1/webhooks".into(),
+            template: "/admin/v1/webhooks",
+            body: None,
+            allowed: &[SM, SA],
+        },
+        Case {
+            method: Method::POST,
+            path: "/admin/v1/webhooks".into(),
+            template: "/admin/v1/webhooks",
+            body: Some(json!({"url": "https://hooks.example.test/vitrine", "events": ["order.*"]})),
+            allowed: &[SM, SA],
+        },
+        Case {
+            method: Method::GET,
+            path: format!("/admin/v1/webhooks/{webhook}"),
+            template: "/admin/v1/webhooks/{id}",
+            body: None,
+            allowed: &[SM, SA],
+        },
+        Case {
+            method: Method::DELETE,
+            path: format!("/admin/v1/webhooks/{webhook}"),
+            template: "/admin/v1/webhooks/{id}",
+            body: None,
+            allowed: &[SM, SA],
+        },
+        Case {
+            method: Method::GET,
+            path: format!("/admin/v1/webhooks/{webhook}/deliveries"),
+            template: "/admin/v1/webhooks/{id}/deliveries",
+            body: None,
+            allowed: &[SM, SA],
+        },
+        Case {
+            method: Method::POST,
+            path: format!("/admin/v1/webhooks/{webhook}/deliveries/{}/redeliver", Uuid::new_v4()),
+            template: "/admin/v1/webhooks/{id}/deliveries/{delivery_id}/redeliver",
+            body: None,
+            allowed: &[SM, SA],
         },
     ];
 
