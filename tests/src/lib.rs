@@ -397,3 +397,47 @@ macro_rules! both_backends {
         }
     };
 }
+
+/// Serves `edge` on a free loopback port as `vitrine-edge` does (the same
+/// router and connection handling), and with a change feed waits up to
+/// 10 s until the edge has followed it. Returns the base URL and the
+/// server's task (abort it to stop the edge).
+pub async fn serve_edge(
+    edge: std::sync::Arc<vitrine_runtime::edge::proxy::Edge>,
+    feed: Option<std::sync::Arc<vitrine_runtime::edge::feed::FeedStatus>>,
+) -> (String, tokio::task::JoinHandle<()>) {
+    use std::time::{Duration, Instant};
+    use vitrine_runtime::edge::server::{self, Extras};
+
+    let router = server::router(
+        edge,
+        Extras {
+            metrics: None,
+            feed: feed.clone(),
+        },
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    let task = tokio::spawn(async move {
+        let _ = server::serve(
+            listener,
+            router,
+            Duration::from_secs(10),
+            Duration::from_secs(1),
+            std::future::pending(),
+        )
+        .await;
+    });
+    if let Some(status) = feed {
+        let started = Instant::now();
+        while !status.readiness().0 {
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "the edge never followed the feed: {}",
+                status.readiness().1
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    (base, task)
+}

@@ -19,7 +19,6 @@ use vitrine_origin::sync::QueueKind;
 use vitrine_origin::with_db;
 use vitrine_runtime::edge::checkout::provider_idempotency_key;
 use vitrine_runtime::edge::proxy::Edge;
-use vitrine_runtime::edge::server::{self, Extras};
 use vitrine_runtime::plugins::types::{AuthorizeRequest, Money};
 use vitrine_runtime::plugins::{PaymentAnswer, PaymentCall, PluginHost};
 use vitrine_runtime::testing::first_party_plugin;
@@ -175,25 +174,7 @@ impl Shop {
             tokio::task::block_in_place(|| PluginHost::from_config(&config)).unwrap_or_else(|e| panic!("{e}")),
         );
         let edge = Arc::new(Edge::new(Arc::new(config)).with_plugins(Arc::clone(&host)));
-        let router = server::router(
-            edge,
-            Extras {
-                metrics: None,
-                feed: None,
-            },
-        );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let base = format!("http://{}", listener.local_addr().expect("addr"));
-        let task = tokio::spawn(async move {
-            let _ = server::serve(
-                listener,
-                router,
-                Duration::from_secs(10),
-                Duration::from_secs(1),
-                std::future::pending(),
-            )
-            .await;
-        });
+        let (base, task) = vitrine_tests::serve_edge(edge, None).await;
         Some(Shop {
             origin,
             provider,

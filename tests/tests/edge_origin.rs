@@ -15,7 +15,6 @@ use vitrine_edge_config::EdgeConfig;
 use vitrine_origin::auth::Role;
 use vitrine_runtime::edge::feed::{self, FeedStatus};
 use vitrine_runtime::edge::proxy::Edge;
-use vitrine_runtime::edge::server::{self, Extras};
 use vitrine_tests::{Backend, EDGE_SECRET, Origin};
 
 struct RunningEdge {
@@ -40,34 +39,7 @@ async fn edge_in_front_of(origin: &Origin, change_feed: &str) -> RunningEdge {
     let feed_config = config.edge.change_feed.clone();
     let edge = Arc::new(Edge::new(Arc::new(config)));
     let status = feed::spawn(&edge, &feed_config).expect("a feed");
-    let router = server::router(
-        Arc::clone(&edge),
-        Extras {
-            metrics: None,
-            feed: Some(Arc::clone(&status)),
-        },
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let base = format!("http://{}", listener.local_addr().expect("addr"));
-    let task = tokio::spawn(async move {
-        let _ = server::serve(
-            listener,
-            router,
-            Duration::from_secs(10),
-            Duration::from_secs(1),
-            std::future::pending(),
-        )
-        .await;
-    });
-    let started = Instant::now();
-    while !status.readiness().0 {
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "the edge never synced: {}",
-            status.readiness().1
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let (base, task) = vitrine_tests::serve_edge(edge, Some(Arc::clone(&status))).await;
     RunningEdge {
         base,
         feed: status,

@@ -20,7 +20,6 @@ use std::time::{Duration, Instant};
 use vitrine_edge_config::EdgeConfig;
 use vitrine_runtime::edge::feed;
 use vitrine_runtime::edge::proxy::Edge;
-use vitrine_runtime::edge::server::{self, Extras};
 use vitrine_runtime::plugins::PluginHost;
 use vitrine_runtime::testing::first_party_plugin;
 use vitrine_tests::testpay::{self, TestPay};
@@ -86,14 +85,24 @@ fn browser_prerequisites() -> Result<(PathBuf, PathBuf), Vec<String>> {
 async fn stock_the_shop(origin: &Origin) {
     let deadline = Instant::now() + Duration::from_secs(30);
     while origin.state.search.live().is_none() {
-        assert!(Instant::now() < deadline, "the origin's first search index was never built");
+        assert!(
+            Instant::now() < deadline,
+            "the origin's first search index was never built"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     origin.product(&["tools", "hand-tools"], PICK, 24_900, 10).await;
     origin.product(&["tools", "hand-tools"], HOSTILE, 19_900, 5).await;
-    origin.product(&["tools", "hand-tools"], "Spirit level 600mm", 17_500, 8).await;
     origin
-        .product(&["tools", "power-tools", "drills"], "Cordless hammer drill 18V", 129_900, 3)
+        .product(&["tools", "hand-tools"], "Spirit level 600mm", 17_500, 8)
+        .await;
+    origin
+        .product(
+            &["tools", "power-tools", "drills"],
+            "Cordless hammer drill 18V",
+            129_900,
+            3,
+        )
         .await;
     origin
         .product(&["paint", "interior-paint"], "Interior paint 5L white", 38_990, 20)
@@ -122,7 +131,14 @@ impl Drop for RunningEdge {
 /// The edge on the sample config, pointed at `origin` and `provider`.
 async fn sample_edge(origin: &Origin, provider: &TestPay) -> RunningEdge {
     let mut plugin_dir = PathBuf::new();
-    for name in ["category-sale", "buy-x-get-y", "free-shipping", "coupon", "testpay", "personalization"] {
+    for name in [
+        "category-sale",
+        "buy-x-get-y",
+        "free-shipping",
+        "coupon",
+        "testpay",
+        "personalization",
+    ] {
         let built = tokio::task::block_in_place(|| first_party_plugin(name)).unwrap_or_else(|e| panic!("{e}"));
         plugin_dir = built.parent().expect("a plugin folder").to_owned();
     }
@@ -150,34 +166,7 @@ async fn sample_edge(origin: &Origin, provider: &TestPay) -> RunningEdge {
     let feed_config = config.edge.change_feed.clone();
     let edge = Arc::new(Edge::new(Arc::new(config)).with_plugins(Arc::new(host)));
     let status = feed::spawn(&edge, &feed_config).expect("the sample config follows the origin's feed");
-    let app = server::router(
-        Arc::clone(&edge),
-        Extras {
-            metrics: None,
-            feed: Some(Arc::clone(&status)),
-        },
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let base = format!("http://{}", listener.local_addr().expect("addr"));
-    let task = tokio::spawn(async move {
-        let _ = server::serve(
-            listener,
-            app,
-            Duration::from_secs(10),
-            Duration::from_secs(1),
-            std::future::pending(),
-        )
-        .await;
-    });
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !status.readiness().0 {
-        assert!(
-            Instant::now() < deadline,
-            "the edge never followed the feed: {}",
-            status.readiness().1
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let (base, task) = vitrine_tests::serve_edge(edge, Some(status)).await;
     RunningEdge { base, task }
 }
 
@@ -195,7 +184,9 @@ async fn a_shopper_searches_fills_a_cart_applies_a_coupon_and_checks_out_in_chro
             return;
         }
     };
-    let origin = Origin::start(Backend::Embedded).await.expect("the embedded default needs nothing");
+    let origin = Origin::start(Backend::Embedded)
+        .await
+        .expect("the embedded default needs nothing");
     stock_the_shop(&origin).await;
     let provider = TestPay::start().await.expect("the TestPay double");
     let edge = sample_edge(&origin, &provider).await;
@@ -221,7 +212,9 @@ async fn a_shopper_searches_fills_a_cart_applies_a_coupon_and_checks_out_in_chro
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true);
-    let child = run.spawn().unwrap_or_else(|e| panic!("starting {} {}: {e}", node.display(), script.display()));
+    let child = run
+        .spawn()
+        .unwrap_or_else(|e| panic!("starting {} {}: {e}", node.display(), script.display()));
     let out = tokio::time::timeout(Duration::from_secs(180), child.wait_with_output())
         .await
         .expect("the browser run finished within 180 s")

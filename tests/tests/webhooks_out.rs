@@ -83,7 +83,9 @@ impl Receiver {
         let app = axum::Router::new()
             .route("/hook", axum::routing::post(receive))
             .with_state(script.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind receiver");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind receiver");
         let url = format!("http://{}/hook", listener.local_addr().expect("addr"));
         let server = tokio::spawn(async move {
             axum::serve(listener, app).await.expect("receiver");
@@ -107,7 +109,10 @@ impl Receiver {
 
     /// Waits until at least `n` requests arrived and returns them all.
     async fn wait_for(&self, n: usize) -> Vec<Received> {
-        until(&format!("{n} requests at {}", self.url), async || self.requests().len() >= n).await;
+        until(&format!("{n} requests at {}", self.url), async || {
+            self.requests().len() >= n
+        })
+        .await;
         self.requests()
     }
 }
@@ -256,8 +261,16 @@ async fn a_registered_endpoint_receives_a_signed_order_created(o: &Origin) {
     assert_eq!(one.status, StatusCode::OK, "{:?}", one.body);
     assert_eq!(one.body["url"], receiver.url.as_str());
     for answer in [&list, &one] {
-        assert!(!String::from_utf8_lossy(&answer.raw).contains(hex_part), "{:?}", answer.body);
-        assert!(!String::from_utf8_lossy(&answer.raw).contains("\"secret\""), "{:?}", answer.body);
+        assert!(
+            !String::from_utf8_lossy(&answer.raw).contains(hex_part),
+            "{:?}",
+            answer.body
+        );
+        assert!(
+            !String::from_utf8_lossy(&answer.raw).contains("\"secret\""),
+            "{:?}",
+            answer.body
+        );
     }
 
     let (order, total) = place_order(o).await;
@@ -271,11 +284,7 @@ async fn a_registered_endpoint_receives_a_signed_order_created(o: &Origin) {
         request.header("x-vitrine-signature")
     );
     assert!(
-        !signature_verifies(
-            "whsec_another",
-            request.header("x-vitrine-signature"),
-            &request.body
-        ),
+        !signature_verifies("whsec_another", request.header("x-vitrine-signature"), &request.body),
         "only the endpoint's secret verifies"
     );
     let body = request.json();
@@ -349,7 +358,10 @@ async fn a_receiver_that_always_fails_ends_failed_and_a_redelivery_sends_it_agai
     assert_eq!(entry["last_status_code"], 500);
     let error = entry["last_error"].as_str().expect("last error");
     assert!(error.contains("500") && error.contains("receiver says no"), "{error}");
-    assert!(entry["delivered_at"].is_null() && entry["next_attempt_at"].is_null(), "{entry:?}");
+    assert!(
+        entry["delivered_at"].is_null() && entry["next_attempt_at"].is_null(),
+        "{entry:?}"
+    );
     assert_eq!(receiver.requests().len(), 3);
     assert_eq!(log(o, &manager, &id, "?status=pending").await["total"], 0);
     let delivery = entry["id"].as_str().expect("delivery id");
@@ -418,7 +430,11 @@ async fn an_endpoint_gets_only_the_topics_it_subscribed_to(o: &Origin) {
     assert_eq!(got[0].header("x-vitrine-event"), "payment.refunded");
     assert_eq!(got[0].json()["data"]["order_id"], order.to_string());
     wait_for_log(o, &manager, &payments_id, "delivered", 1).await;
-    assert_eq!(log(o, &manager, &orders_id, "").await["total"], 1, "no payment event for order.*");
+    assert_eq!(
+        log(o, &manager, &orders_id, "").await["total"],
+        1,
+        "no payment event for order.*"
+    );
     assert_eq!(orders.requests().len(), 1);
 }
 both_backends!(
@@ -451,12 +467,20 @@ async fn a_deleted_endpoint_gets_nothing_more(o: &Origin) {
     let path = format!("/admin/v1/webhooks/{doomed_id}");
     let deleted = o.call(Method::DELETE, &path, None, Some(&manager)).await;
     assert_eq!(deleted.status, StatusCode::NO_CONTENT, "{:?}", deleted.body);
-    assert_eq!(o.call(Method::GET, &path, None, Some(&manager)).await.status, StatusCode::NOT_FOUND);
     assert_eq!(
-        o.call(Method::GET, &format!("{path}/deliveries"), None, Some(&manager)).await.status,
+        o.call(Method::GET, &path, None, Some(&manager)).await.status,
         StatusCode::NOT_FOUND
     );
-    assert_eq!(o.call(Method::DELETE, &path, None, Some(&manager)).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        o.call(Method::GET, &format!("{path}/deliveries"), None, Some(&manager))
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        o.call(Method::DELETE, &path, None, Some(&manager)).await.status,
+        StatusCode::NOT_FOUND
+    );
     let list = o.call(Method::GET, "/admin/v1/webhooks", None, Some(&manager)).await;
     assert_eq!(list.body.as_array().map(Vec::len), Some(1), "{:?}", list.body);
     assert_eq!(list.body[0]["id"], witness_id.as_str());
@@ -468,7 +492,11 @@ async fn a_deleted_endpoint_gets_nothing_more(o: &Origin) {
         "SELECT status FROM webhook_deliveries WHERE endpoint_id = $1"
     ).bind(doomed_uuid).fetch_all(pool).await)
     .expect("deliveries");
-    assert_eq!(statuses, vec!["cancelled".to_owned()], "its pending delivery was cancelled, nothing new made");
+    assert_eq!(
+        statuses,
+        vec!["cancelled".to_owned()],
+        "its pending delivery was cancelled, nothing new made"
+    );
     assert_eq!(doomed.requests().len(), 1, "only the attempt before the delete");
 }
 both_backends!(
@@ -483,8 +511,15 @@ async fn registrations_are_checked_and_need_a_manager(o: &Origin) {
     assert_eq!(none.status, StatusCode::UNAUTHORIZED, "{:?}", none.body);
     assert_eq!(o.get("/admin/v1/webhooks").await.status, StatusCode::UNAUTHORIZED);
     let (_, shopper) = o.user(Role::Shopper).await;
-    let a = o.call(Method::POST, "/admin/v1/webhooks", Some(&body), Some(&shopper)).await;
-    assert_eq!((a.status, a.error_code()), (StatusCode::FORBIDDEN, "forbidden"), "{:?}", a.body);
+    let a = o
+        .call(Method::POST, "/admin/v1/webhooks", Some(&body), Some(&shopper))
+        .await;
+    assert_eq!(
+        (a.status, a.error_code()),
+        (StatusCode::FORBIDDEN, "forbidden"),
+        "{:?}",
+        a.body
+    );
     for (method, path) in [
         (Method::GET, "/admin/v1/webhooks".to_owned()),
         (Method::GET, format!("/admin/v1/webhooks/{}", Uuid::new_v4())),
@@ -498,18 +533,38 @@ async fn registrations_are_checked_and_need_a_manager(o: &Origin) {
     let (_, manager) = o.user(Role::StoreManager).await;
     let long = format!("https://hooks.example.test/{}", "a".repeat(2048));
     let refused = [
-        (json!({ "url": "ftp://hooks.example.test/x", "events": ["order.created"] }), "invalid_url"),
-        (json!({ "url": "https://user:pw@hooks.example.test/x", "events": ["order.created"] }), "invalid_url"),
+        (
+            json!({ "url": "ftp://hooks.example.test/x", "events": ["order.created"] }),
+            "invalid_url",
+        ),
+        (
+            json!({ "url": "https://user:pw@hooks.example.test/x", "events": ["order.created"] }),
+            "invalid_url",
+        ),
         (json!({ "url": "http://", "events": ["order.created"] }), "invalid_url"),
         (json!({ "url": long, "events": ["order.created"] }), "invalid_url"),
-        (json!({ "url": "https://hooks.example.test/x", "events": ["order.shipped"] }), "invalid_events"),
-        (json!({ "url": "https://hooks.example.test/x", "events": ["product.*"] }), "invalid_events"),
-        (json!({ "url": "https://hooks.example.test/x", "events": [] }), "invalid_events"),
-        (json!({ "url": "https://hooks.example.test/x", "events": ["order.created"], "secret": "mine" }), "invalid_body"),
+        (
+            json!({ "url": "https://hooks.example.test/x", "events": ["order.shipped"] }),
+            "invalid_events",
+        ),
+        (
+            json!({ "url": "https://hooks.example.test/x", "events": ["product.*"] }),
+            "invalid_events",
+        ),
+        (
+            json!({ "url": "https://hooks.example.test/x", "events": [] }),
+            "invalid_events",
+        ),
+        (
+            json!({ "url": "https://hooks.example.test/x", "events": ["order.created"], "secret": "mine" }),
+            "invalid_body",
+        ),
         (json!({ "url": "https://hooks.example.test/x" }), "invalid_body"),
     ];
     for (body, code) in refused {
-        let a = o.call(Method::POST, "/admin/v1/webhooks", Some(&body), Some(&manager)).await;
+        let a = o
+            .call(Method::POST, "/admin/v1/webhooks", Some(&body), Some(&manager))
+            .await;
         assert_eq!(
             (a.status, a.error_code()),
             (StatusCode::UNPROCESSABLE_ENTITY, code),
@@ -517,7 +572,11 @@ async fn registrations_are_checked_and_need_a_manager(o: &Origin) {
             a.body
         );
     }
-    assert_eq!(endpoints_in_database(o).await, 0, "a refused registration writes nothing");
+    assert_eq!(
+        endpoints_in_database(o).await,
+        0,
+        "a refused registration writes nothing"
+    );
     let list = o.call(Method::GET, "/admin/v1/webhooks", None, Some(&manager)).await;
     assert_eq!((list.status, list.body.clone()), (StatusCode::OK, json!([])));
 
@@ -527,13 +586,23 @@ async fn registrations_are_checked_and_need_a_manager(o: &Origin) {
         "url": "https://hooks.example.test/vitrine", "events": ["payment.*", "order.refunded"],
         "description": "the ERP's order intake",
     });
-    let a = o.call(Method::POST, "/admin/v1/webhooks", Some(&with_description), Some(&admin)).await;
+    let a = o
+        .call(
+            Method::POST,
+            "/admin/v1/webhooks",
+            Some(&with_description),
+            Some(&admin),
+        )
+        .await;
     assert_eq!(a.status, StatusCode::CREATED, "{:?}", a.body);
     assert_eq!(a.body["description"], "the ERP's order intake");
     assert_eq!(a.body["events"], json!(["payment.*", "order.refunded"]));
     assert_eq!(endpoints_in_database(o).await, 1);
 
-    let bad_status = format!("/admin/v1/webhooks/{}/deliveries?status=lost", a.body["id"].as_str().expect("id"));
+    let bad_status = format!(
+        "/admin/v1/webhooks/{}/deliveries?status=lost",
+        a.body["id"].as_str().expect("id")
+    );
     let b = o.call(Method::GET, &bad_status, None, Some(&manager)).await;
     assert_eq!(b.status, StatusCode::BAD_REQUEST, "{:?}", b.body);
 
@@ -544,11 +613,10 @@ async fn registrations_are_checked_and_need_a_manager(o: &Origin) {
         "/admin/v1/webhooks/{id}/deliveries",
         "/admin/v1/webhooks/{id}/deliveries/{delivery_id}/redeliver",
     ] {
-        assert!(openapi.body["paths"].get(path).is_some(), "{path} is not in /openapi.json");
+        assert!(
+            openapi.body["paths"].get(path).is_some(),
+            "{path} is not in /openapi.json"
+        );
     }
 }
-both_backends!(
-    registration,
-    registrations_are_checked_and_need_a_manager,
-    super::start
-);
+both_backends!(registration, registrations_are_checked_and_need_a_manager, super::start);

@@ -139,7 +139,10 @@ async fn main() -> anyhow::Result<()> {
     println!("  origin      http://{origin_addr}   (API docs http://{origin_addr}/openapi.json)");
     println!("  edge        {base}   ({} plugins loaded)", host.plugins().len());
     if let Some(provider) = &provider {
-        println!("  payments    {}   (the TestPay double: tok_visa pays, tok_declined is declined)", provider.base_url());
+        println!(
+            "  payments    {}   (the TestPay double: tok_visa pays, tok_declined is declined)",
+            provider.base_url()
+        );
     }
     println!("  catalog     {base}/api/v1/categories");
     if let Some((id, name)) = sample {
@@ -180,7 +183,10 @@ async fn start_testpay(config: &EdgeConfig) -> anyhow::Result<Option<TestPay>> {
     else {
         return Ok(None);
     };
-    let api_key = plugin.secrets.get("api_key").map_or(testpay::API_KEY, |key| key.expose());
+    let api_key = plugin
+        .secrets
+        .get("api_key")
+        .map_or(testpay::API_KEY, |key| key.expose());
     let provider = TestPay::start_on(addr, api_key)
         .await
         .with_context(|| format!("while starting the TestPay double on {addr} (is another quickstart running?)"))?;

@@ -552,7 +552,9 @@ async fn fetch_and_store(edge: Arc<Edge>, key: String, target: String, upstream:
     if let Some(entry) = edge.store.get(&key).and_then(|v| v.select(&upstream).cloned())
         && !edge.store.is_invalidated(&entry)
         && matches!(
-            entry.policy.usable(SystemTime::now(), RequestRules { directives: None }),
+            entry
+                .policy
+                .usable(SystemTime::now(), RequestRules { directives: None }),
             Use::Fresh
         )
     {

@@ -73,8 +73,14 @@ static ASSETS: LazyLock<[Asset; 3]> = LazyLock::new(|| {
         include_bytes!("../../storefront/app.css").to_vec(),
     );
     let html = include_str!("../../storefront/index.html")
-        .replace("/storefront/app.js\"", &format!("/storefront/app.js?v={}\"", js.version()))
-        .replace("/storefront/app.css\"", &format!("/storefront/app.css?v={}\"", css.version()));
+        .replace(
+            "/storefront/app.js\"",
+            &format!("/storefront/app.js?v={}\"", js.version()),
+        )
+        .replace(
+            "/storefront/app.css\"",
+            &format!("/storefront/app.css?v={}\"", css.version()),
+        );
     let html = Asset::new("index.html", "text/html; charset=utf-8", html.into_bytes());
     [html, js, css]
 });
@@ -141,9 +147,9 @@ fn if_none_match(headers: &HeaderMap, etag: &HeaderValue) -> bool {
     let ours = etag.as_bytes();
     headers.get_all(header::IF_NONE_MATCH).iter().any(|value| {
         value.to_str().is_ok_and(|list| {
-            list.split(',').map(str::trim).any(|tag| {
-                tag == "*" || tag.strip_prefix("W/").unwrap_or(tag).as_bytes() == ours
-            })
+            list.split(',')
+                .map(str::trim)
+                .any(|tag| tag == "*" || tag.strip_prefix("W/").unwrap_or(tag).as_bytes() == ours)
         })
     })
 }
@@ -179,11 +185,18 @@ mod tests {
             assert_eq!(headers[header::CONTENT_TYPE], content_type, "{path}");
             assert_eq!(headers[header::CACHE_CONTROL], "public, max-age=300", "{path}");
             let etag = headers[header::ETAG].to_str().expect("ascii").to_owned();
-            assert!(etag.starts_with('"') && !etag.starts_with("W/") && etag.len() == 34, "{etag}");
+            assert!(
+                etag.starts_with('"') && !etag.starts_with("W/") && etag.len() == 34,
+                "{etag}"
+            );
             let bytes = body(response).await;
             assert_eq!(headers[header::CONTENT_LENGTH], bytes.len().to_string().as_str());
             let digest = Sha256::digest(&bytes);
-            assert_eq!(etag, format!("\"{}\"", hex::encode(&digest[..16])), "{path}: the hash of the bytes");
+            assert_eq!(
+                etag,
+                format!("\"{}\"", hex::encode(&digest[..16])),
+                "{path}: the hash of the bytes"
+            );
         }
     }
 
@@ -194,9 +207,18 @@ mod tests {
         let css = ASSETS[2].version().to_owned();
         assert!(page.contains(&format!("/storefront/app.js?v={js}\"")), "{page}");
         assert!(page.contains(&format!("/storefront/app.css?v={css}\"")), "{page}");
-        assert!(!page.contains("http://") && !page.contains("https://"), "no external resources");
+        assert!(
+            !page.contains("http://") && !page.contains("https://"),
+            "no external resources"
+        );
         let script = std::str::from_utf8(&ASSETS[1].bytes).expect("utf-8");
-        for sink in ["innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval("] {
+        for sink in [
+            "innerHTML",
+            "outerHTML",
+            "insertAdjacentHTML",
+            "document.write",
+            "eval(",
+        ] {
             assert!(!script.contains(sink), "app.js uses {sink}");
         }
     }
@@ -207,7 +229,12 @@ mod tests {
             .to_str()
             .expect("ascii")
             .to_owned();
-        for presented in [etag.clone(), format!("W/{etag}"), format!("\"other\", {etag}"), "*".into()] {
+        for presented in [
+            etag.clone(),
+            format!("W/{etag}"),
+            format!("\"other\", {etag}"),
+            "*".into(),
+        ] {
             let response = serve(&get("/storefront/app.js", &[("if-none-match", &presented)]));
             assert_eq!(response.status(), StatusCode::NOT_MODIFIED, "{presented}");
             assert_eq!(response.headers()[header::ETAG], etag.as_str());
