@@ -29,6 +29,10 @@ pub struct EdgeServerConfig {
     /// The secret shared with the origin for request signatures. `None`:
     /// nothing is signed (the origin then refuses edge-only fields).
     pub signing_secret: Option<Secret>,
+    /// The origin's access-token secret (its `VITRINE_JWT_SECRET`): with it
+    /// the edge reads a signed-in shopper's segments from the `seg` claim of
+    /// their `Authorization: Bearer` token. `None`: tokens are not read.
+    pub token_secret: Option<Secret>,
     /// Bearer token of the admin endpoints (`/admin/purge`); `None`: off.
     pub admin_token: Option<Secret>,
     /// Largest request body forwarded.
@@ -122,6 +126,7 @@ pub(crate) struct RawEdge {
     cache_mb: Option<u64>,
     ignore_params: Option<Vec<String>>,
     signing_secret: Option<String>,
+    token_secret: Option<String>,
     admin_token: Option<String>,
     max_body_kb: Option<u64>,
     client_timeout_ms: Option<u64>,
@@ -210,6 +215,17 @@ pub(crate) fn resolve_edge(raw: RawEdge, at: &dyn At) -> Result<EdgeServerConfig
         Some(s) => Some(Secret::new(s)),
         None => None,
     };
+    let token_secret = match raw.token_secret {
+        Some(s) if s.is_empty() => None,
+        Some(s) if s.len() < 32 => {
+            return Err(at.at(
+                "edge.token_secret",
+                format!("is {} bytes; the origin's token secret is at least 32", s.len()),
+            ));
+        }
+        Some(s) => Some(Secret::new(s)),
+        None => None,
+    };
     let admin_token = match raw.admin_token {
         Some(t) if t.is_empty() => None,
         Some(t) if t.len() < 16 => {
@@ -268,6 +284,7 @@ pub(crate) fn resolve_edge(raw: RawEdge, at: &dyn At) -> Result<EdgeServerConfig
         cache_bytes,
         ignore_params,
         signing_secret,
+        token_secret,
         admin_token,
         max_body_bytes,
         client_timeout,

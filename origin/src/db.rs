@@ -199,6 +199,11 @@ const POSTGRES_MIGRATIONS: MigrationSource = &[
         "payment tasks",
         include_str!("../migrations/postgres/0006_payment_tasks.sql"),
     ),
+    (
+        7,
+        "customer segments",
+        include_str!("../migrations/postgres/0007_customer_segments.sql"),
+    ),
 ];
 
 const SQLITE_MIGRATIONS: MigrationSource = &[
@@ -227,6 +232,11 @@ const SQLITE_MIGRATIONS: MigrationSource = &[
         6,
         "payment tasks",
         include_str!("../migrations/sqlite/0006_payment_tasks.sql"),
+    ),
+    (
+        7,
+        "customer segments",
+        include_str!("../migrations/sqlite/0007_customer_segments.sql"),
     ),
 ];
 

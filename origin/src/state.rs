@@ -69,10 +69,7 @@ impl AppState {
             .clone()
             .map(|conn| StreamPublisher::new(conn, &config.redis_prefix, config.feed_stream_maxlen));
         let stock = redis.map(|conn| crate::stock::HotStock::new(conn, &config.redis_prefix));
-        let secret = match &config.jwt_secret {
-            Some(secret) => secret.as_bytes().to_vec(),
-            None => load_or_create_secret(&config)?,
-        };
+        let secret = token_secret(&config)?.into_bytes();
         let search = SearchIndex::open(&config)?;
         let queue = crate::sync::SyncQueue::connect(&config.sync, db.clone()).await?;
         let payments = match &config.plugins_config {
@@ -115,18 +112,25 @@ fn payment_plugins(path: &std::path::Path) -> Result<PluginHost, vitrine_edge_co
 
 /// The embedded default's signing secret: generated on first start and kept in
 /// the data directory, so tokens survive a restart.
-fn load_or_create_secret(config: &Config) -> anyhow::Result<Vec<u8>> {
+/// The secret access tokens are signed with: `config.jwt_secret`, or else
+/// the one kept in the data directory (`jwt.secret`, created on first use).
+/// An edge given it (`[edge] token_secret`) reads shoppers' segments from
+/// their tokens.
+pub fn token_secret(config: &Config) -> anyhow::Result<String> {
+    if let Some(secret) = &config.jwt_secret {
+        return Ok(secret.clone());
+    }
     let path = config.data_dir.join("jwt.secret");
     if let Ok(existing) = std::fs::read(&path) {
         anyhow::ensure!(existing.len() >= 32, "{} holds fewer than 32 bytes", path.display());
-        return Ok(existing);
+        return String::from_utf8(existing).with_context(|| format!("{} is not text", path.display()));
     }
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("while creating data directory {}", config.data_dir.display()))?;
     let mut secret = vec![0u8; 32];
     rand::thread_rng().fill_bytes(&mut secret);
-    let encoded = hex::encode(&secret).into_bytes();
-    write_private(&path, &encoded).with_context(|| format!("while writing {}", path.display()))?;
+    let encoded = hex::encode(&secret);
+    write_private(&path, encoded.as_bytes()).with_context(|| format!("while writing {}", path.display()))?;
     Ok(encoded)
 }
 

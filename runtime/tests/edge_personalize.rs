@@ -16,7 +16,8 @@ use http::header::{ACCEPT_LANGUAGE, COOKIE};
 use serde_json::{Value, json};
 use sha2::Sha256;
 use vitrine_runtime::edge::personalize::{
-    ContextClaims, ListingPage, PersonalizeError, context_from_headers, personalize_listing, sign_context,
+    ContextClaims, ContextSecrets, ListingPage, PersonalizeError, context_from_headers, personalize_listing,
+    shopper_context, sign_context,
 };
 use vitrine_runtime::plugins::types::ShopperContext;
 use vitrine_runtime::plugins::{ConfigGrant, EngineConfig, Grants, Limits, PluginError, PluginHost, PluginSpec, World};
@@ -141,6 +142,173 @@ fn a_cookie_that_is_forged_expired_or_malformed_gives_an_empty_context() {
     // No secret configured: nothing is trusted.
     let no_secret = context_from_headers(&headers(&format!("vitrine_ctx={good}")), None, NOW);
     assert_empty(&no_secret, "no secret");
+}
+
+// ------------------------------------------------------------ the token
+
+const TOKEN_SECRET: &[u8] = b"the-origin-access-token-secret-32+";
+
+/// An access token shaped like the origin's (HS256 JWT, issuer
+/// `vitrine-origin`) with `claims` merged over the usual ones.
+fn token(secret: &[u8], algorithm: jsonwebtoken::Algorithm, claims: Value) -> String {
+    let mut all = json!({
+        "sub": "7f6c1b3e-2d4a-4e5f-9a8b-0c1d2e3f4a5b",
+        "role": "shopper",
+        "iat": NOW - 10,
+        "exp": NOW + 900,
+        "iss": "vitrine-origin",
+    });
+    for (k, v) in claims.as_object().expect("an object") {
+        if v.is_null() {
+            all.as_object_mut().unwrap().remove(k);
+        } else {
+            all[k] = v.clone();
+        }
+    }
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(algorithm),
+        &all,
+        &jsonwebtoken::EncodingKey::from_secret(secret),
+    )
+    .expect("encode")
+}
+
+fn with_token(cookie: &str, authorization: &str) -> ShopperContext {
+    let mut h = headers(&format!("vitrine_ctx={cookie}"));
+    h.insert(
+        http::header::AUTHORIZATION,
+        authorization.parse().expect("header value"),
+    );
+    let secrets = ContextSecrets {
+        cookie: Some(SECRET),
+        token: Some(TOKEN_SECRET),
+    };
+    shopper_context(&h, secrets, NOW)
+}
+
+#[test]
+fn a_verified_access_token_gives_the_segments_and_the_cookie_the_recent_views() {
+    let cookie = sign_context(SECRET, &claims());
+    let bearer = format!(
+        "Bearer {}",
+        token(
+            TOKEN_SECRET,
+            jsonwebtoken::Algorithm::HS256,
+            json!({"seg": ["pro-builder"]})
+        )
+    );
+    let context = with_token(&cookie, &bearer);
+    assert_eq!(
+        context.segments,
+        ["pro-builder"],
+        "the token's segments replace the cookie's"
+    );
+    assert_eq!(
+        context.recently_viewed,
+        ["p-drill", "p-brush"],
+        "recent views still from the cookie"
+    );
+    assert_eq!(context.recent_categories, ["power-tools", "paint"]);
+
+    // A verified token without segments: the customer has none.
+    let none = format!(
+        "Bearer {}",
+        token(TOKEN_SECRET, jsonwebtoken::Algorithm::HS256, json!({}))
+    );
+    assert!(with_token(&cookie, &none).segments.is_empty());
+}
+
+#[test]
+fn a_token_that_does_not_verify_leaves_the_cookie_context() {
+    let cookie = sign_context(SECRET, &claims());
+    let hs256 = jsonwebtoken::Algorithm::HS256;
+    let seg = |extra: Value| {
+        let mut claims = json!({"seg": ["staff"]});
+        for (k, v) in extra.as_object().unwrap() {
+            claims[k] = v.clone();
+        }
+        claims
+    };
+    let good = token(TOKEN_SECRET, hs256, seg(json!({})));
+    assert_eq!(
+        with_token(&cookie, &format!("Bearer {good}")).segments,
+        ["staff"],
+        "the control"
+    );
+
+    let (head_and_payload, _) = good.rsplit_once('.').unwrap();
+    let many: Vec<String> = (0..17).map(|i| format!("s{i}")).collect();
+    let cases = [
+        (
+            format!(
+                "Bearer {}",
+                token(b"another-secret-another-secret-xx", hs256, seg(json!({})))
+            ),
+            "another secret",
+        ),
+        (format!("Bearer {head_and_payload}.AAAA"), "a forged signature"),
+        (format!("Bearer {head_and_payload}."), "no signature"),
+        (
+            format!("Bearer {}", token(TOKEN_SECRET, hs256, seg(json!({"exp": NOW})))),
+            "expired (exp = now)",
+        ),
+        (
+            format!("Bearer {}", token(TOKEN_SECRET, hs256, seg(json!({"exp": null})))),
+            "no exp",
+        ),
+        (
+            format!(
+                "Bearer {}",
+                token(TOKEN_SECRET, hs256, seg(json!({"iss": "someone-else"})))
+            ),
+            "another issuer",
+        ),
+        (
+            format!(
+                "Bearer {}",
+                token(TOKEN_SECRET, jsonwebtoken::Algorithm::HS512, seg(json!({})))
+            ),
+            "HS512, not HS256",
+        ),
+        (
+            format!("Bearer {}", token(TOKEN_SECRET, hs256, json!({"seg": many}))),
+            "17 segments",
+        ),
+        (
+            format!(
+                "Bearer {}",
+                token(TOKEN_SECRET, hs256, json!({"seg": ["x".repeat(65)]}))
+            ),
+            "a 65-byte segment",
+        ),
+        (
+            format!("Bearer {}", token(TOKEN_SECRET, hs256, json!({"seg": "staff"}))),
+            "seg not a list",
+        ),
+        (format!("Basic {good}"), "not a bearer token"),
+        (format!("Bearer {}", "a".repeat(5000)), "over 4 KiB"),
+    ];
+    for (authorization, why) in &cases {
+        assert_eq!(
+            with_token(&cookie, authorization).segments,
+            ["trade", "vip"],
+            "{why}: the cookie's segments stand"
+        );
+    }
+    // An unsigned token (`alg: none`), built by hand.
+    let none_header = URL_SAFE_NO_PAD.encode(r#"{"alg":"none","typ":"JWT"}"#);
+    let payload = head_and_payload.split_once('.').unwrap().1;
+    let unsigned = format!("Bearer {none_header}.{payload}.");
+    assert_eq!(with_token(&cookie, &unsigned).segments, ["trade", "vip"], "alg none");
+
+    // No token secret configured: tokens are not read.
+    let mut h = headers(&format!("vitrine_ctx={cookie}"));
+    h.insert(http::header::AUTHORIZATION, format!("Bearer {good}").parse().unwrap());
+    let cookie_only = ContextSecrets {
+        cookie: Some(SECRET),
+        token: None,
+    };
+    assert_eq!(shopper_context(&h, cookie_only, NOW).segments, ["trade", "vip"]);
 }
 
 #[test]

@@ -2,7 +2,9 @@
 //! change purges the product page and every category page that shows it
 //! within a second (long poll on the embedded default, the Redis Stream on
 //! Postgres + Redis); after Redis restarts empty during changes, no page
-//! older than the last change is served.
+//! older than the last change is served. A signed-in shopper's segments,
+//! set at the origin, reach the edge in their access token and personalize
+//! the one cached category page.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -149,6 +151,143 @@ async fn a_price_change_purges_the_product_and_its_category_pages_embedded() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_price_change_purges_the_product_and_its_category_pages_on_services() {
     a_price_change_purges_the_product_and_its_category_pages(Backend::Services).await;
+}
+
+/// The origin's access-token secret in the token test; the edge is given it.
+const JWT_SECRET: &str = "test-jwt-secret-test-jwt-secret-0123";
+
+async fn a_shoppers_segments_travel_in_their_token_to_the_edge(backend: Backend) {
+    let Some(origin) = Origin::start_with(backend, |c| c.jwt_secret = Some(JWT_SECRET.into())).await else {
+        return;
+    };
+    // Popular first by default: the rake (popularity 999) before the drill (1).
+    let rake = origin.product(&["outdoor", "garden"], "Rake", 10_999, 5).await;
+    let drill = origin
+        .product(&["outdoor", "power-tools"], "Yard drill", 20_001, 5)
+        .await;
+    let plugin = tokio::task::block_in_place(|| vitrine_runtime::testing::first_party_plugin("personalization"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins/personalization/vitrine-plugin.toml");
+    let text = format!(
+        "version = 1\n[edge]\nlisten = \"127.0.0.1:0\"\norigin = \"{}\"\nsigning_secret = \"{EDGE_SECRET}\"\n\
+         token_secret = \"{JWT_SECRET}\"\nchange_feed = {{ kind = \"off\" }}\n\n\
+         [[routes]]\npath = \"/api/v1/auth/*\"\nmode = \"pass\"\n\n\
+         [[routes]]\npath = \"/api/v1/categories/*\"\npersonalize = [\"personalization\"]\n\n\
+         [plugins.personalization]\ncomponent = {:?}\nmanifest = {:?}\ngrants = [\"config\"]\n\
+         config = {{ segment_categories = \"trade=power-tools\" }}\nlimits = {{ deadline_ms = 10000 }}\n",
+        origin.base,
+        plugin.display().to_string(),
+        manifest.display().to_string(),
+    );
+    let config = EdgeConfig::parse(Path::new("edge-token.toml"), &text, &|_| None).unwrap_or_else(|e| panic!("{e}"));
+    let host = tokio::task::block_in_place(|| vitrine_runtime::plugins::PluginHost::from_config(&config))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let edge = Arc::new(Edge::new(Arc::new(config)).with_plugins(Arc::new(host)));
+    let (base, task) = vitrine_tests::serve_edge(edge, None).await;
+    let _stop = RunningEdge {
+        base: base.clone(),
+        feed: Arc::new(FeedStatus::default()),
+        task,
+    };
+    let http = reqwest::Client::new();
+
+    // A shopper registers and signs in through the edge.
+    let password = "correct horse battery staple";
+    let email = format!("trade-{}@example.test", Uuid::new_v4().simple());
+    let registered = http
+        .post(format!("{base}/api/v1/auth/register"))
+        .json(&json!({ "email": email, "password": password, "name": "Trade Buyer" }))
+        .send()
+        .await
+        .expect("register");
+    assert!(registered.status().is_success(), "register: {}", registered.status());
+    let login = || async {
+        let answer = http
+            .post(format!("{base}/api/v1/auth/login"))
+            .json(&json!({ "email": email, "password": password }))
+            .send()
+            .await
+            .expect("login");
+        assert_eq!(answer.status(), 200);
+        let body: Value = answer.json().await.expect("json");
+        (
+            body["user"]["id"].as_str().expect("user id").to_owned(),
+            body["access_token"].as_str().expect("token").to_owned(),
+        )
+    };
+    let (user_id, before_segments) = login().await;
+
+    let listing = format!("{base}/api/v1/categories/outdoor/products");
+    let first = |page: &Value| page["products"][0]["id"].as_str().expect("a first product").to_owned();
+    let page = |token: Option<String>| {
+        let http = http.clone();
+        let listing = listing.clone();
+        async move {
+            let mut request = http.get(&listing);
+            if let Some(token) = token {
+                request = request.bearer_auth(token);
+            }
+            let answer = request.send().await.expect("get listing");
+            assert_eq!(answer.status(), 200, "a token never costs a shopper the page");
+            let cache = answer
+                .headers()
+                .get("x-cache")
+                .map(|v| v.to_str().unwrap_or("").to_owned());
+            (cache.unwrap_or_default(), answer.json::<Value>().await.expect("json"))
+        }
+    };
+    // A guest warms the one cached copy.
+    let (_, guest) = page(None).await;
+    assert_eq!(first(&guest), rake.to_string(), "the cached order: {guest}");
+    let (cache, none_yet) = page(Some(before_segments.clone())).await;
+    assert_eq!(cache, "HIT");
+    assert_eq!(first(&none_yet), rake.to_string(), "no segments yet");
+
+    // The retailer marks the customer as trade; their next token says so.
+    let (_, admin) = origin.user(Role::SuperAdmin).await;
+    let set = origin
+        .call(
+            Method::PUT,
+            &format!("/admin/v1/users/{user_id}/segments"),
+            Some(&json!({ "segments": ["trade"] })),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(set.status, 200, "{:?}", set.body);
+    let (_, trade) = login().await;
+    let (cache, mine) = page(Some(trade.clone())).await;
+    assert_eq!(cache, "HIT", "the shared page, personalized, not a fetch per shopper");
+    assert_eq!(
+        first(&mine),
+        drill.to_string(),
+        "power tools first for a trade customer: {mine}"
+    );
+    assert_eq!(
+        first(&page(None).await.1),
+        rake.to_string(),
+        "guests keep the cached order"
+    );
+    assert_eq!(
+        first(&page(Some(before_segments)).await.1),
+        rake.to_string(),
+        "the token from before the change has no segments"
+    );
+
+    // A token signed with anything but the origin's secret is not believed.
+    let (head_and_payload, _) = trade.rsplit_once('.').expect("a JWT");
+    let forged = format!("{head_and_payload}.{}", "A".repeat(43));
+    assert_eq!(first(&page(Some(forged)).await.1), rake.to_string(), "a forged token");
+    origin.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_shoppers_segments_travel_in_their_token_to_the_edge_embedded() {
+    a_shoppers_segments_travel_in_their_token_to_the_edge(Backend::Embedded).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_shoppers_segments_travel_in_their_token_to_the_edge_on_services() {
+    a_shoppers_segments_travel_in_their_token_to_the_edge(Backend::Services).await;
 }
 
 /// A Redis server of this test's own, so that restarting it disturbs no

@@ -145,6 +145,13 @@ async fn every_admin_endpoint_checks_every_role(o: &Origin) {
             allowed: &[SA],
         },
         Case {
+            method: Method::PUT,
+            path: format!("/admin/v1/users/{target_user}/segments"),
+            template: "/admin/v1/users/{id}/segments",
+            body: Some(json!({"segments": ["trade"]})),
+            allowed: &[SA],
+        },
+        Case {
             method: Method::GET,
             path: "/admin/v1/webhooks".into(),
             template: "/admin/v1/webhooks",

@@ -63,6 +63,10 @@ async fn main() -> anyhow::Result<()> {
     // The origin verifies payment providers' webhooks with the payment
     // plugins of the same operator config the edge runs.
     config.plugins_config = Some(root.join("edge-config/vitrine.toml"));
+    // The edge reads signed-in shoppers' segments from their access tokens,
+    // so it gets the origin's token secret (kept in the data directory).
+    let token_secret = vitrine_origin::state::token_secret(&config)?;
+    config.jwt_secret = Some(token_secret.clone());
     let listen = std::env::var("VITRINE_ORIGIN_LISTEN").unwrap_or_else(|_| "127.0.0.1:8081".into());
 
     let state = AppState::connect(config, true).await?;
@@ -101,6 +105,7 @@ async fn main() -> anyhow::Result<()> {
     let origin_url = format!("http://{origin_addr}");
     let env = |name: &str| match name {
         "VITRINE_EDGE_SECRET" => Some(secret.clone()),
+        "VITRINE_JWT_SECRET" => Some(token_secret.clone()),
         "VITRINE_ORIGIN_URL" => Some(origin_url.clone()),
         _ => std::env::var(name).ok(),
     };

@@ -1,5 +1,6 @@
 //! User administration: list users, create staff, change roles, disable
-//! accounts. Super admins only ([`Permission::ManageUsers`]).
+//! accounts, set a customer's segments. Super admins only
+//! ([`Permission::ManageUsers`]).
 //!
 //! Each handler checks the token's role before anything else, then checks the
 //! caller's current role in the database too: a super admin demoted or
@@ -33,6 +34,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(list_users, create_user))
         .routes(routes!(set_role))
         .routes(routes!(set_disabled))
+        .routes(routes!(set_segments))
 }
 
 fn no_store<T: Serialize>(status: StatusCode, body: &T) -> Response {
@@ -79,6 +81,18 @@ pub struct SetRoleRequest {
 pub struct SetDisabledRequest {
     /// `true` bars the user from logging in and ends their sessions.
     pub disabled: bool,
+}
+
+/// A customer's segments.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetSegmentsRequest {
+    /// The whole new set (an empty list clears it): at most 16 names of 1
+    /// to 64 characters of `a-z`, `0-9`, `-` and `_` (upper case is
+    /// lowered, duplicates dropped). They reach the customer's access token
+    /// (its `seg` claim, which the edge reads) at their next login or
+    /// refresh.
+    pub segments: Vec<String>,
 }
 
 /// Every user, oldest first.
@@ -209,6 +223,38 @@ async fn set_disabled(
 ) -> Result<Response, ApiError> {
     super::authorize(&state, &principal, Permission::ManageUsers).await?;
     let user = service::set_disabled(&state.db, id, body.disabled, principal.user_id).await?;
+    Ok(no_store(StatusCode::OK, &user))
+}
+
+/// Sets a customer's segments (`trade`, `vip`…), which the edge uses to
+/// personalize pages and price carts for them.
+#[utoipa::path(
+    put,
+    path = "/admin/v1/users/{id}/segments",
+    tag = "admin",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "User id")),
+    request_body = SetSegmentsRequest,
+    responses(
+        (status = 200, description = "The user with the new segments", body = User),
+        (status = 400, description = "Malformed JSON or id", body = ErrorBody),
+        (status = 401, description = "No valid bearer token, or the caller's account is disabled", body = ErrorBody),
+        (status = 403, description = "The caller is not a super admin", body = ErrorBody),
+        (status = 404, description = "No such user", body = ErrorBody),
+        (status = 413, description = "Body over the size limit", body = ErrorBody),
+        (status = 415, description = "Body is not `application/json`", body = ErrorBody),
+        (status = 422, description = "Unknown or missing fields, or `invalid_segments`", body = ErrorBody),
+        (status = 503, description = "The database is unavailable; retry", body = ErrorBody),
+    )
+)]
+async fn set_segments(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<Uuid>,
+    Json(body): Json<SetSegmentsRequest>,
+) -> Result<Response, ApiError> {
+    super::authorize(&state, &principal, Permission::ManageUsers).await?;
+    let user = service::set_segments(&state.db, id, &body.segments, principal.user_id).await?;
     Ok(no_store(StatusCode::OK, &user))
 }
 
@@ -353,5 +399,107 @@ mod tests {
         // The token still says super_admin; the database no longer does.
         let (status, _) = fx.call("GET", "/admin/v1/users", Some(&second_token), None).await;
         assert_eq!(status, StatusCode::FORBIDDEN);
+    }
+
+    /// The claims of access token `token`, read without checking it.
+    fn token_claims(token: &str) -> Value {
+        use base64::Engine as _;
+        let payload = token.split('.').nth(1).unwrap();
+        serde_json::from_slice(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(payload)
+                .unwrap(),
+        )
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_super_admin_sets_segments_that_reach_the_next_token() {
+        let fx = fixture().await;
+        let (_, admin) = fx.user_token("root@example.com", Role::SuperAdmin).await;
+        let (shopper, shopper_token) = fx.user_token("trade@example.com", Role::Shopper).await;
+        let path = format!("/admin/v1/users/{shopper}/segments");
+
+        let login = || {
+            service::login(
+                &fx.state.db,
+                &fx.state.tokens,
+                &fx.state.config,
+                "trade@example.com",
+                PASSWORD,
+            )
+        };
+        let before = login().await.unwrap();
+        assert!(
+            token_claims(&before.access_token).get("seg").is_none(),
+            "no segments, no claim"
+        );
+
+        let (status, _) = fx
+            .call("PUT", &path, Some(&shopper_token), Some(json!({"segments": ["vip"]})))
+            .await;
+        assert_eq!(
+            status,
+            StatusCode::FORBIDDEN,
+            "a shopper does not set their own segments"
+        );
+
+        let (status, user) = fx
+            .call(
+                "PUT",
+                &path,
+                Some(&admin),
+                Some(json!({"segments": [" Trade ", "vip", "trade"]})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{user}");
+        assert_eq!(
+            user["segments"],
+            json!(["trade", "vip"]),
+            "trimmed, lowered, deduplicated"
+        );
+
+        let after = login().await.unwrap();
+        assert_eq!(token_claims(&after.access_token)["seg"], json!(["trade", "vip"]));
+        let refreshed = service::refresh(&fx.state.db, &fx.state.tokens, &fx.state.config, &after.refresh_token)
+            .await
+            .unwrap();
+        assert_eq!(token_claims(&refreshed.access_token)["seg"], json!(["trade", "vip"]));
+        // The token still verifies at the origin.
+        let principal = fx.state.tokens.verify(&refreshed.access_token).unwrap();
+        assert_eq!(principal.user_id, shopper);
+
+        for (bad, why) in [
+            (
+                json!({"segments": ["trade'; DROP TABLE users; --"]}),
+                "injection string",
+            ),
+            (json!({"segments": [""]}), "empty name"),
+            (json!({"segments": ["x".repeat(65)]}), "over 64 bytes"),
+            (
+                json!({"segments": (0..17).map(|i| format!("s{i}")).collect::<Vec<_>>()}),
+                "17 segments",
+            ),
+        ] {
+            let (status, err) = fx.call("PUT", &path, Some(&admin), Some(bad)).await;
+            assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{why}: {err}");
+            assert_eq!(err["error"]["code"], "invalid_segments", "{why}");
+        }
+        let (status, _) = fx
+            .call("PUT", &path, Some(&admin), Some(json!({"segments": ["a"], "extra": 1})))
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "unknown field");
+        let kept = service::user(&fx.state.db, shopper).await.unwrap().unwrap();
+        assert_eq!(kept.segments, ["trade", "vip"], "refused changes wrote nothing");
+
+        let missing = format!("/admin/v1/users/{}/segments", Uuid::new_v4());
+        let (status, _) = fx
+            .call("PUT", &missing, Some(&admin), Some(json!({"segments": []})))
+            .await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+
+        let (status, cleared) = fx.call("PUT", &path, Some(&admin), Some(json!({"segments": []}))).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(cleared["segments"], json!([]));
     }
 }

@@ -123,6 +123,10 @@ struct Claims {
     iat: i64,
     exp: i64,
     iss: String,
+    /// The customer's segments, for the edge (which reads this claim to
+    /// personalize pages and price carts without asking the origin).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    seg: Vec<String>,
 }
 
 const ISSUER: &str = "vitrine-origin";
@@ -156,6 +160,17 @@ impl TokenKeys {
 
     /// Issues an access token for `principal` valid for `ttl`.
     pub fn issue(&self, principal: Principal, ttl: std::time::Duration) -> anyhow::Result<String> {
+        self.issue_with_segments(principal, &[], ttl)
+    }
+
+    /// Issues an access token for `principal` valid for `ttl`, carrying the
+    /// customer's `segments` in its `seg` claim.
+    pub fn issue_with_segments(
+        &self,
+        principal: Principal,
+        segments: &[String],
+        ttl: std::time::Duration,
+    ) -> anyhow::Result<String> {
         let now = chrono::Utc::now().timestamp();
         let claims = Claims {
             sub: principal.user_id,
@@ -163,6 +178,7 @@ impl TokenKeys {
             iat: now,
             exp: now + i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX / 2),
             iss: ISSUER.into(),
+            seg: segments.to_vec(),
         };
         Ok(jsonwebtoken::encode(
             &Header::new(Algorithm::HS256),
@@ -257,6 +273,7 @@ mod tests {
             iat: 0,
             exp: chrono::Utc::now().timestamp() - 60,
             iss: ISSUER.into(),
+            seg: Vec::new(),
         };
         let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &keys.encoding).unwrap();
         assert!(keys.verify(&token).is_err());

@@ -60,6 +60,9 @@ pub struct User {
     pub role: Role,
     /// Whether the user is barred from logging in and refreshing.
     pub disabled: bool,
+    /// The customer's segments (`trade`, `vip`…), carried in their access
+    /// token for the edge; set with `PUT /admin/v1/users/{id}/segments`.
+    pub segments: Vec<String>,
     /// When the user was created.
     pub created_at: DateTime<Utc>,
 }
@@ -136,6 +139,8 @@ struct UserRow {
     password_hash: String,
     role: String,
     disabled: bool,
+    /// A JSON array of strings.
+    segments: String,
     created_at: DateTime<Utc>,
 }
 
@@ -147,6 +152,8 @@ impl UserRow {
             email: self.email,
             name: self.name,
             disabled: self.disabled,
+            segments: serde_json::from_str(&self.segments)
+                .map_err(|e| ApiError::Internal(anyhow::anyhow!("while reading user {}'s segments: {e}", self.id)))?,
             created_at: self.created_at,
         })
     }
@@ -162,9 +169,9 @@ fn parse_role(role: &str, user: Uuid) -> Result<Role, ApiError> {
 }
 
 const SELECT_USER_BY_ID: &str =
-    "SELECT id, email, name, password_hash, role, disabled, created_at FROM users WHERE id = $1";
+    "SELECT id, email, name, password_hash, role, disabled, segments, created_at FROM users WHERE id = $1";
 const SELECT_USER_BY_EMAIL: &str =
-    "SELECT id, email, name, password_hash, role, disabled, created_at FROM users WHERE email = $1";
+    "SELECT id, email, name, password_hash, role, disabled, segments, created_at FROM users WHERE email = $1";
 const INSERT_REFRESH_TOKEN: &str = "INSERT INTO refresh_tokens \
      (token_hash, family_id, user_id, issued_at_ms, expires_at_ms) VALUES ($1, $2, $3, $4, $5)";
 const REVOKE_FAMILY: &str =
@@ -299,6 +306,7 @@ pub async fn create_user(db: &Db, email: &str, password: &str, name: &str, role:
         name,
         role,
         disabled: false,
+        segments: Vec::new(),
         created_at: Utc::now(),
     };
     let inserted = with_db!(db, pool => sqlx::query(
@@ -343,7 +351,7 @@ pub async fn list_users(db: &Db, page: u32, per_page: u32) -> Result<UserPage, A
     let (total, rows): (i64, Vec<UserRow>) = with_db!(db, pool => {
         let total: i64 = sqlx::query_scalar("SELECT count(*) FROM users").fetch_one(pool).await?;
         let rows: Vec<UserRow> = sqlx::query_as(
-            "SELECT id, email, name, password_hash, role, disabled, created_at FROM users \
+            "SELECT id, email, name, password_hash, role, disabled, segments, created_at FROM users \
              ORDER BY created_at, id LIMIT $1 OFFSET $2",
         )
         .bind(i64::from(per_page))
@@ -377,6 +385,57 @@ pub async fn set_disabled(db: &Db, id: Uuid, disabled: bool, actor: Uuid) -> Res
     let user = change_user(db, id, None, Some(disabled)).await?;
     tracing::info!(%actor, user_id = %id, disabled, "user access changed");
     Ok(user)
+}
+
+/// Most segments a customer carries (as many as the edge reads from a token).
+pub const MAX_SEGMENTS: usize = 16;
+/// Longest segment name, in bytes.
+pub const MAX_SEGMENT_BYTES: usize = 64;
+
+/// `segments` checked and normalised: trimmed, lower-cased, duplicates
+/// dropped (the first kept), each 1 to [`MAX_SEGMENT_BYTES`] bytes of
+/// `a-z`, `0-9`, `-` and `_`, at most [`MAX_SEGMENTS`] of them. 422
+/// `invalid_segments` otherwise, naming the offender.
+pub fn normalize_segments(segments: &[String]) -> Result<Vec<String>, ApiError> {
+    let invalid = |message: String| ApiError::unprocessable("invalid_segments", message);
+    let mut out: Vec<String> = Vec::with_capacity(segments.len());
+    for (i, raw) in segments.iter().enumerate() {
+        let segment = raw.trim().to_ascii_lowercase();
+        let allowed = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_';
+        if segment.is_empty() || segment.len() > MAX_SEGMENT_BYTES || !segment.bytes().all(allowed) {
+            return Err(invalid(format!(
+                "segments[{i}] must be 1 to {MAX_SEGMENT_BYTES} characters of a-z, 0-9, `-` and `_`"
+            )));
+        }
+        if !out.contains(&segment) {
+            out.push(segment);
+        }
+    }
+    if out.len() > MAX_SEGMENTS {
+        return Err(invalid(format!("at most {MAX_SEGMENTS} segments, not {}", out.len())));
+    }
+    Ok(out)
+}
+
+/// Replaces user `id`'s segments with `segments` (see
+/// [`normalize_segments`]). They reach the user's access tokens at the next
+/// login or refresh. 404 for an unknown user.
+pub async fn set_segments(db: &Db, id: Uuid, segments: &[String], actor: Uuid) -> Result<User, ApiError> {
+    let segments = normalize_segments(segments)?;
+    let json = serde_json::to_string(&segments).map_err(|e| ApiError::Internal(e.into()))?;
+    let updated = with_db!(db, pool => sqlx::query("UPDATE users SET segments = $1 WHERE id = $2")
+        .bind(&json)
+        .bind(id)
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected()))?;
+    if updated == 0 {
+        return Err(ApiError::NotFound(format!("user {id}")));
+    }
+    tracing::info!(%actor, user_id = %id, ?segments, "segments changed");
+    user(db, id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("user {id}")))
 }
 
 async fn change_user(db: &Db, id: Uuid, role: Option<Role>, disabled: Option<bool>) -> Result<User, ApiError> {
@@ -497,20 +556,20 @@ fn refresh_ttl_ms(config: &Config) -> i64 {
     i64::try_from(config.refresh_token_ttl_secs.saturating_mul(1000)).unwrap_or(i64::MAX / 4)
 }
 
-fn token_pair(keys: &TokenKeys, config: &Config, user: UserView, refresh_token: String) -> Result<TokenPair, ApiError> {
+fn token_pair(keys: &TokenKeys, config: &Config, user: &User, refresh_token: String) -> Result<TokenPair, ApiError> {
     let principal = Principal {
         user_id: user.id,
         role: user.role,
     };
     let access_token = keys
-        .issue(principal, config.access_token_ttl())
+        .issue_with_segments(principal, &user.segments, config.access_token_ttl())
         .map_err(|e| ApiError::Internal(e.context("while issuing an access token")))?;
     Ok(TokenPair {
         access_token,
         refresh_token,
         token_type: "Bearer".into(),
         expires_in: config.access_token_ttl_secs,
-        user,
+        user: user.view(),
     })
 }
 
@@ -550,7 +609,7 @@ pub async fn login(
         .await
         .map(|r| r.rows_affected()))?;
     tracing::debug!(user_id = %user.id, %family, "logged in");
-    token_pair(keys, config, user.view(), refresh_token)
+    token_pair(keys, config, &user, refresh_token)
 }
 
 /// Trades refresh `token` for a new pair in the same family. The new access
@@ -614,7 +673,7 @@ pub async fn refresh(db: &Db, keys: &TokenKeys, config: &Config, token: &str) ->
         tx.commit().await?;
         user
     });
-    token_pair(keys, config, row.into_user()?.view(), next)
+    token_pair(keys, config, &row.into_user()?, next)
 }
 
 /// Revokes the family of refresh `token` (the session it belongs to). An

@@ -44,7 +44,6 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use super::origin::OriginResponse;
-use super::personalize;
 use super::proxy::{self, Edge, error};
 use crate::plugins::cart::CartBuilder;
 use crate::plugins::types::{
@@ -294,11 +293,7 @@ async fn price(
             &line.brand,
         );
     }
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    let secret = edge.config.edge.signing_secret.as_ref().map(|s| s.expose().as_bytes());
-    let context = personalize::context_from_headers(headers, secret, now);
+    let context = edge.shopper_context(headers);
     builder
         .coupons(&cart.coupons)
         .shipping(cart.shipping_fee.amount_minor)

@@ -5,7 +5,9 @@
 //! - [`context_from_headers`]: the shopper's [`ShopperContext`] from the signed
 //!   `vitrine_ctx` cookie and `Accept-Language`. A cookie that is missing,
 //!   malformed, forged, expired or over the caps gives an empty context: a
-//!   shopper is never refused a page because of it.
+//!   shopper is never refused a page because of it. [`shopper_context`]
+//!   adds a signed-in shopper's segments from the `seg` claim of their
+//!   access token (see "The token" below).
 //! - [`personalize_listing`]: runs the route's personalization plugins, in
 //!   order, on a category listing page ([`ListingPage`], read once when the
 //!   page is stored) and writes the page from the origin's own bytes, in
@@ -33,6 +35,18 @@
 //! let context = context_from_headers(&headers, Some(secret), 1_900_000_000);
 //! assert_eq!(context.segments, ["trade"]);
 //! ```
+
+//!
+//! # The token
+//!
+//! A signed-in shopper sends `Authorization: Bearer <access token>`, the
+//! JWT the origin issued at login or refresh (HS256, issuer
+//! `vitrine-origin`). With the origin's token secret, the edge checks its
+//! signature and expiry and takes the customer's segments from its `seg`
+//! claim; they replace the cookie's segments (the origin's word on who the
+//! customer is), while recent views still come from the cookie. A token
+//! that does not verify is ignored here, never refused: the origin judges
+//! it on the paths that need it.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -173,6 +187,66 @@ pub fn context_from_headers(headers: &HeaderMap, secret: Option<&[u8]>, now_unix
         recent_categories: claims.recent_categories,
         on_promotion: Vec::new(),
     }
+}
+
+/// Longest `Authorization` value read for a token's segments, in bytes.
+pub const MAX_TOKEN_BYTES: usize = 4 * 1024;
+
+/// The claims of the origin's access token the edge reads.
+#[derive(Deserialize)]
+struct TokenClaims {
+    #[serde(default)]
+    seg: Vec<String>,
+}
+
+/// The segments in the `seg` claim of the request's `Authorization: Bearer`
+/// token, if it is an access token of the origin's signed with `secret`
+/// (HS256, issuer `vitrine-origin`, unexpired at `now_unix`) and its
+/// segments are within the caps; `None` otherwise (no token, another
+/// scheme, a forged, expired or over-long token).
+pub fn token_segments(headers: &HeaderMap, secret: &[u8], now_unix: u64) -> Option<Vec<String>> {
+    let value = headers.get(http::header::AUTHORIZATION)?;
+    if value.len() > MAX_TOKEN_BYTES || secret.is_empty() {
+        return None;
+    }
+    let token = value.to_str().ok()?.strip_prefix("Bearer ")?.trim();
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256);
+    validation.set_issuer(&["vitrine-origin"]);
+    validation.set_required_spec_claims(&["exp", "iss", "sub"]);
+    // The expiry is checked below against the caller's clock.
+    validation.validate_exp = false;
+    let key = jsonwebtoken::DecodingKey::from_secret(secret);
+    let data = jsonwebtoken::decode::<serde_json::Value>(token, &key, &validation).ok()?;
+    let exp = data.claims.get("exp").and_then(serde_json::Value::as_u64)?;
+    if exp <= now_unix {
+        return None;
+    }
+    let claims: TokenClaims = serde_json::from_value(data.claims).ok()?;
+    let within = claims.seg.len() <= MAX_SEGMENTS && claims.seg.iter().all(|s| s.len() <= MAX_CLAIM_BYTES);
+    within.then_some(claims.seg)
+}
+
+/// The secrets a shopper's context is checked with.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ContextSecrets<'a> {
+    /// Signs the `vitrine_ctx` cookie (the edge's signing secret).
+    pub cookie: Option<&'a [u8]>,
+    /// Signs the origin's access tokens (its `VITRINE_JWT_SECRET`).
+    pub token: Option<&'a [u8]>,
+}
+
+/// The shopper's context for a request: [`context_from_headers`], with the
+/// segments of a verified access token (see [`token_segments`]) in place
+/// of the cookie's.
+pub fn shopper_context(headers: &HeaderMap, secrets: ContextSecrets<'_>, now_unix: u64) -> ShopperContext {
+    let mut context = context_from_headers(headers, secrets.cookie, now_unix);
+    if let Some(segments) = secrets
+        .token
+        .and_then(|secret| token_segments(headers, secret, now_unix))
+    {
+        context.segments = segments;
+    }
+    context
 }
 
 /// The first `vitrine_ctx` cookie's value, unquoted.

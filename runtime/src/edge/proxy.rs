@@ -218,6 +218,22 @@ impl Edge {
         &self.stats
     }
 
+    /// The shopper's context for a request with `headers`: the signed
+    /// cookie, a verified access token's segments, `Accept-Language`.
+    pub(crate) fn shopper_context(&self, headers: &HeaderMap) -> crate::plugins::types::ShopperContext {
+        let now = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        fn bytes(s: Option<&vitrine_edge_config::Secret>) -> Option<&[u8]> {
+            s.map(|s| s.expose().as_bytes())
+        }
+        let secrets = personalize::ContextSecrets {
+            cookie: bytes(self.config.edge.signing_secret.as_ref()),
+            token: bytes(self.config.edge.token_secret.as_ref()),
+        };
+        personalize::shopper_context(headers, secrets, now)
+    }
+
     pub(crate) async fn origin_send(
         &self,
         method: Method,
@@ -370,11 +386,7 @@ async fn personalized(
     request_id: &HeaderValue,
     client: Option<SocketAddr>,
 ) -> Response {
-    let now = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    let secret = edge.config.edge.signing_secret.as_ref().map(|s| s.expose().as_bytes());
-    let context = personalize::context_from_headers(request.headers(), secret, now);
+    let context = edge.shopper_context(request.headers());
     let head = *request.method() == Method::HEAD;
     // The shopper's validators would match the shared page, not theirs.
     let (mut parts, body) = request.into_parts();
