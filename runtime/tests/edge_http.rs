@@ -23,11 +23,24 @@ async fn a_second_get_is_a_hit_with_a_growing_age() {
     assert_eq!(first.status(), 200);
     assert_eq!(x_cache(&first), "MISS");
     assert!(first.headers().contains_key("x-request-id"));
+    let first_id = first.headers()["x-request-id"].to_str().expect("text").to_owned();
     assert_eq!(first.text().await.expect("body"), "{\"version\":1}");
 
     let second = http.get(edge.url("/api/v1/products/1")).send().await.expect("get");
     assert_eq!(x_cache(&second), "HIT");
     let age_then = age(&second);
+    // One of each of the headers a hit sets, and a new request id each time.
+    for name in ["age", "x-cache", "x-request-id"] {
+        assert_eq!(second.headers().get_all(name).iter().count(), 1, "{name} once");
+    }
+    let id = |r: &reqwest::Response| r.headers()["x-request-id"].to_str().expect("text").to_owned();
+    let second_id = id(&second);
+    assert_ne!(first_id, second_id);
+    let hex = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_hexdigit());
+    assert!(
+        second_id.split_once('-').is_some_and(|(a, b)| hex(a) && hex(b)),
+        "request id `{second_id}` is <start>-<counter> in hex"
+    );
     assert_eq!(second.text().await.expect("body"), "{\"version\":1}");
 
     tokio::time::sleep(Duration::from_millis(2100)).await;

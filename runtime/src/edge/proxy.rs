@@ -255,15 +255,26 @@ impl Edge {
     }
 }
 
-/// The handler every shopper request goes through.
+/// The handler every shopper request goes through (from the client in
+/// its [`ClientAddr`] extension, if any).
 pub async fn handle(State(edge): State<Arc<Edge>>, request: Request) -> Response {
+    let client = request.extensions().get::<ClientAddr>().map(|c| c.0);
+    handle_from(&edge, request, client).await
+}
+
+/// [`handle`] for a request from `client`, with any body: the cache path
+/// never reads (so never boxes) the body.
+pub(crate) async fn handle_from<B>(edge: &Arc<Edge>, request: http::Request<B>, client: Option<SocketAddr>) -> Response
+where
+    B: hyper::body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<axum::BoxError>,
+{
     let request_id = request
         .headers()
         .get(&X_REQUEST_ID)
         .filter(|v| !v.is_empty() && v.len() <= 128)
         .cloned()
         .unwrap_or_else(new_request_id);
-    let client = request.extensions().get::<ClientAddr>().map(|c| c.0);
     let route = edge.config.route(request.uri().path());
     let mut response = if route.rate_limited
         && let Some(addr) = client
@@ -281,13 +292,13 @@ pub async fn handle(State(edge): State<Arc<Edge>>, request: Request) -> Response
     } else {
         let cacheable = route.mode == RouteMode::Cache && matches!(*request.method(), Method::GET | Method::HEAD);
         if super::checkout::wants(request.method(), request.uri().path()) {
-            super::checkout::handle(&edge, request, &request_id, client).await
+            super::checkout::handle(edge, request.map(Body::new), &request_id, client).await
         } else if cacheable && !route.personalize.is_empty() {
-            personalized(&edge, route, request, &request_id, client).await
+            personalized(edge, route, request.into_parts().0, &request_id, client).await
         } else if cacheable {
-            cached(&edge, route, request, &request_id, client).await
+            cached(edge, route, request.into_parts().0, &request_id, client).await
         } else {
-            forward(&edge, request, &request_id, client).await
+            forward(edge, request.map(Body::new), &request_id, client).await
         }
     };
     response.headers_mut().insert(X_REQUEST_ID, request_id);
@@ -306,7 +317,22 @@ fn new_request_id() -> HeaderValue {
         format!("{:x}", nanos & 0xffff_ffff_ffff)
     });
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    HeaderValue::from_str(&format!("{prefix}-{n:x}")).unwrap_or_else(|_| HeaderValue::from_static("edge"))
+    // `<prefix>-<n in hex>` written into a buffer on the stack: one
+    // allocation (the header's own bytes), not three.
+    let mut buf = [0u8; 64];
+    let head = prefix.len().min(40);
+    buf[..head].copy_from_slice(&prefix.as_bytes()[..head]);
+    buf[head] = b'-';
+    let digits = if n == 0 {
+        1
+    } else {
+        (64 - n.leading_zeros() as usize).div_ceil(4)
+    };
+    for i in 0..digits {
+        let nibble = (n >> (4 * (digits - 1 - i))) & 0xf;
+        buf[head + 1 + i] = b"0123456789abcdef"[usize::try_from(nibble).unwrap_or(0)];
+    }
+    HeaderValue::from_bytes(&buf[..head + 1 + digits]).unwrap_or_else(|_| HeaderValue::from_static("edge"))
 }
 
 /// A W3C `traceparent` starting a trace here, for requests that came
@@ -382,17 +408,16 @@ const X_PERSONALIZED: HeaderName = HeaderName::from_static("x-personalized");
 async fn personalized(
     edge: &Arc<Edge>,
     route: &RouteConfig,
-    request: Request,
+    mut parts: http::request::Parts,
     request_id: &HeaderValue,
     client: Option<SocketAddr>,
 ) -> Response {
-    let context = edge.shopper_context(request.headers());
-    let head = *request.method() == Method::HEAD;
+    let context = edge.shopper_context(&parts.headers);
+    let head = parts.method == Method::HEAD;
     // The shopper's validators would match the shared page, not theirs.
-    let (mut parts, body) = request.into_parts();
     parts.headers.remove(header::IF_NONE_MATCH);
     parts.headers.remove(header::IF_MODIFIED_SINCE);
-    let response = cached(edge, route, Request::from_parts(parts, body), request_id, client).await;
+    let response = cached(edge, route, parts, request_id, client).await;
     let Some(host) = &edge.plugins else {
         return response;
     };
@@ -471,14 +496,13 @@ fn unpersonalized(mut parts: http::response::Parts, body: Body, e: &personalize:
 async fn cached(
     edge: &Arc<Edge>,
     route: &RouteConfig,
-    request: Request,
+    parts: http::request::Parts,
     request_id: &HeaderValue,
     client: Option<SocketAddr>,
 ) -> Response {
-    let head = *request.method() == Method::HEAD;
+    let head = parts.method == Method::HEAD;
     // The hit path allocates nothing it can avoid: the headers are the
     // request's own, and a URL without a query is its own key.
-    let (parts, _body) = request.into_parts();
     let headers = parts.headers;
     let target: &str = parts.uri.path_and_query().map_or("/", |p| p.as_str());
     let key: std::borrow::Cow<'_, str> = if target.contains('?') {
@@ -647,6 +671,7 @@ fn store_response(
     let entry = CachedResponse {
         listing,
         status: response.status,
+        wire_headers: super::store::wire_headers(&headers),
         headers,
         body: response.body.clone(),
         policy,
@@ -827,7 +852,7 @@ fn respond(
     head: bool,
     now: SystemTime,
 ) -> Response {
-    let age = HeaderValue::from(entry.policy.age(now).as_secs());
+    let age = age_value(entry.policy.age(now).as_secs());
     if entry.status == StatusCode::OK && not_modified(request, &entry.headers) {
         let mut response = Response::new(Body::empty());
         *response.status_mut() = StatusCode::NOT_MODIFIED;
@@ -849,7 +874,7 @@ fn respond(
         h.insert(X_CACHE, HeaderValue::from_static(label));
         return response;
     }
-    let mut response = full_response(entry.status, &entry.headers, &entry.body, head);
+    let mut response = full_response(entry.status, &entry.wire_headers, &entry.body, head);
     let h = response.headers_mut();
     h.insert(header::AGE, age);
     h.insert(X_CACHE, HeaderValue::from_static(label));
@@ -860,6 +885,19 @@ fn respond(
         response.extensions_mut().insert(StoredEntry(Arc::clone(entry)));
     }
     response
+}
+
+/// The `Age` header for `secs`: the first hour's values are made once and
+/// shared, so a hit allocates nothing for it.
+fn age_value(secs: u64) -> HeaderValue {
+    const SHARED: usize = 3600;
+    static AGES: std::sync::OnceLock<Vec<HeaderValue>> = std::sync::OnceLock::new();
+    let ages = AGES.get_or_init(|| (0..SHARED).map(HeaderValue::from).collect());
+    usize::try_from(secs)
+        .ok()
+        .and_then(|i| ages.get(i))
+        .cloned()
+        .unwrap_or_else(|| HeaderValue::from(secs))
 }
 
 /// RFC 9110 §13.1: `If-None-Match` (weak comparison) first; else
@@ -883,13 +921,11 @@ fn not_modified(request: &HeaderMap, stored: &HeaderMap) -> bool {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| httpdate::parse_http_date(v.trim()).ok())
     };
-    match (
-        date(request, header::IF_MODIFIED_SINCE),
-        date(stored, header::LAST_MODIFIED),
-    ) {
-        (Some(since), Some(modified)) => modified <= since,
-        _ => false,
-    }
+    // Most requests carry no validator: no date is parsed for them.
+    let Some(since) = date(request, header::IF_MODIFIED_SINCE) else {
+        return false;
+    };
+    date(stored, header::LAST_MODIFIED).is_some_and(|modified| modified <= since)
 }
 
 /// A response of `status`, `headers` and `body` (none for `HEAD`).

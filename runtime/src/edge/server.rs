@@ -67,19 +67,35 @@ pub struct App {
 }
 
 impl App {
-    /// Answers one request.
+    /// Answers one request (from the client in its [`ClientAddr`]
+    /// extension, if any).
     pub async fn call(&self, request: Request) -> Response {
+        let client = request.extensions().get::<ClientAddr>().map(|c| c.0);
+        self.call_from(request, client).await
+    }
+
+    /// Answers one request from `client`. Generic over the body, so a hit
+    /// never boxes the request body it does not read.
+    pub async fn call_from<B>(&self, request: http::Request<B>, client: Option<SocketAddr>) -> Response
+    where
+        B: hyper::body::Body<Data = bytes::Bytes> + Send + 'static,
+        B::Error: Into<axum::BoxError>,
+    {
         let path = request.uri().path();
         if self.edge.config.edge.storefront && storefront::is_storefront_path(path) {
             return storefront::serve(&request);
         }
         if OPS_PATHS.contains(&path) {
+            let mut request = request.map(Body::new);
+            if let Some(addr) = client {
+                request.extensions_mut().insert(ClientAddr(addr));
+            }
             match self.ops.clone().oneshot(request).await {
                 Ok(response) => response,
                 Err(never) => match never {},
             }
         } else {
-            proxy::handle(State(Arc::clone(&self.edge)), request).await
+            proxy::handle_from(&self.edge, request, client).await
         }
     }
 }
@@ -244,8 +260,7 @@ pub async fn serve(
                 };
                 let _ = stream.set_nodelay(true);
                 let app = app.clone();
-                let service = hyper::service::service_fn(move |mut request: Request<hyper::body::Incoming>| {
-                    request.extensions_mut().insert(ClientAddr(addr));
+                let service = hyper::service::service_fn(move |request: Request<hyper::body::Incoming>| {
                     let too_large = head_size(&request) > MAX_HEAD_BYTES;
                     let app = app.clone();
                     async move {
@@ -256,7 +271,7 @@ pub async fn serve(
                                 &format!("the request line and headers are over {MAX_HEAD_BYTES} bytes"),
                             ));
                         }
-                        Ok(app.call(request.map(Body::new)).await)
+                        Ok(app.call_from(request, Some(addr)).await)
                     }
                 });
                 let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);

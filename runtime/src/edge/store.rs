@@ -35,6 +35,11 @@ pub struct CachedResponse {
     pub status: StatusCode,
     /// Its end-to-end headers (hop-by-hop ones and `Age` removed).
     pub headers: HeaderMap,
+    /// `headers` as a hit sends them: with `Age`, `X-Cache` and
+    /// `X-Request-Id` already in place (placeholders each response
+    /// overwrites), so a hit copies one map and grows nothing
+    /// ([`wire_headers`]).
+    pub wire_headers: HeaderMap,
     /// Its body.
     pub body: Bytes,
     /// What it may be used for.
@@ -52,11 +57,23 @@ pub struct CachedResponse {
     pub listing: Option<Result<Arc<ListingPage>, String>>,
 }
 
+/// `headers` with placeholders for the headers every response from the
+/// cache sets (see [`CachedResponse::wire_headers`]).
+pub fn wire_headers(headers: &HeaderMap) -> HeaderMap {
+    let mut wire = HeaderMap::with_capacity(headers.len() + 3);
+    wire.extend(headers.iter().map(|(name, value)| (name.clone(), value.clone())));
+    for name in [http::header::AGE, super::proxy::X_CACHE, super::proxy::X_REQUEST_ID] {
+        wire.insert(name, http::HeaderValue::from_static("0"));
+    }
+    wire
+}
+
 impl CachedResponse {
     fn weight(&self) -> u64 {
         let headers: usize = self
             .headers
             .iter()
+            .chain(self.wire_headers.iter())
             .chain(self.vary_values.iter())
             .map(|(name, value)| name.as_str().len() + value.len() + 32)
             .sum();
@@ -532,6 +549,7 @@ mod tests {
         CachedResponse {
             status: StatusCode::OK,
             headers: HeaderMap::new(),
+            wire_headers: wire_headers(&HeaderMap::new()),
             body: Bytes::from(body.to_owned()),
             policy: Stored {
                 lifetime: Duration::from_secs(60),

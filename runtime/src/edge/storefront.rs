@@ -18,7 +18,6 @@
 use std::sync::LazyLock;
 
 use axum::body::Body;
-use axum::extract::Request;
 use axum::response::Response;
 use http::header::{self, HeaderMap, HeaderValue};
 use http::{Method, StatusCode};
@@ -91,7 +90,7 @@ pub fn is_storefront_path(path: &str) -> bool {
 }
 
 /// Answers a request for one of [`is_storefront_path`]'s paths.
-pub fn serve(request: &Request) -> Response {
+pub fn serve<B>(request: &http::Request<B>) -> Response {
     let path = request.uri().path();
     let name = if path == "/" {
         "index.html"
@@ -156,6 +155,8 @@ fn if_none_match(headers: &HeaderMap, etag: &HeaderValue) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use axum::extract::Request;
+
     use super::*;
     use http_body_util::BodyExt;
 
