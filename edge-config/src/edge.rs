@@ -204,36 +204,15 @@ pub(crate) fn resolve_edge(raw: RawEdge, at: &dyn At) -> Result<EdgeServerConfig
             ));
         }
     }
-    let signing_secret = match raw.signing_secret {
-        Some(s) if s.is_empty() => None,
-        Some(s) if s.len() < 32 => {
-            return Err(at.at(
-                "edge.signing_secret",
-                format!("is {} bytes; the origin needs at least 32", s.len()),
-            ));
-        }
-        Some(s) => Some(Secret::new(s)),
-        None => None,
-    };
-    let token_secret = match raw.token_secret {
-        Some(s) if s.is_empty() => None,
-        Some(s) if s.len() < 32 => {
-            return Err(at.at(
-                "edge.token_secret",
-                format!("is {} bytes; the origin's token secret is at least 32", s.len()),
-            ));
-        }
-        Some(s) => Some(Secret::new(s)),
-        None => None,
-    };
-    let admin_token = match raw.admin_token {
-        Some(t) if t.is_empty() => None,
-        Some(t) if t.len() < 16 => {
-            return Err(at.at("edge.admin_token", "must be at least 16 bytes".into()));
-        }
-        Some(t) => Some(Secret::new(t)),
-        None => None,
-    };
+    let signing_secret = optional_secret(raw.signing_secret, "edge.signing_secret", 32, at, |n| {
+        format!("is {n} bytes; the origin needs at least 32")
+    })?;
+    let token_secret = optional_secret(raw.token_secret, "edge.token_secret", 32, at, |n| {
+        format!("is {n} bytes; the origin's token secret is at least 32")
+    })?;
+    let admin_token = optional_secret(raw.admin_token, "edge.admin_token", 16, at, |_| {
+        "must be at least 16 bytes".into()
+    })?;
     let max_body_bytes = match raw.max_body_kb {
         Some(0) => return Err(at.at("edge.max_body_kb", "must be more than 0".into())),
         Some(kb) => usize::try_from(kb.saturating_mul(1024)).unwrap_or(usize::MAX),
@@ -292,6 +271,23 @@ pub(crate) fn resolve_edge(raw: RawEdge, at: &dyn At) -> Result<EdgeServerConfig
         change_feed,
         storefront: raw.storefront.unwrap_or(true),
     })
+}
+
+/// A secret setting: empty or absent is off; shorter than `min` bytes is an
+/// error at `field`, worded by `too_short` (given the length).
+fn optional_secret(
+    raw: Option<String>,
+    field: &str,
+    min: usize,
+    at: &dyn At,
+    too_short: impl FnOnce(usize) -> String,
+) -> Result<Option<Secret>, ConfigError> {
+    match raw {
+        None => Ok(None),
+        Some(s) if s.is_empty() => Ok(None),
+        Some(s) if s.len() < min => Err(at.at(field, too_short(s.len()))),
+        Some(s) => Ok(Some(Secret::new(s))),
+    }
 }
 
 pub(crate) fn resolve_routes(

@@ -35,7 +35,6 @@
 //! let context = context_from_headers(&headers, Some(secret), 1_900_000_000);
 //! assert_eq!(context.segments, ["trade"]);
 //! ```
-
 //!
 //! # The token
 //!
@@ -195,6 +194,7 @@ pub const MAX_TOKEN_BYTES: usize = 4 * 1024;
 /// The claims of the origin's access token the edge reads.
 #[derive(Deserialize)]
 struct TokenClaims {
+    exp: u64,
     #[serde(default)]
     seg: Vec<String>,
 }
@@ -216,12 +216,12 @@ pub fn token_segments(headers: &HeaderMap, secret: &[u8], now_unix: u64) -> Opti
     // The expiry is checked below against the caller's clock.
     validation.validate_exp = false;
     let key = jsonwebtoken::DecodingKey::from_secret(secret);
-    let data = jsonwebtoken::decode::<serde_json::Value>(token, &key, &validation).ok()?;
-    let exp = data.claims.get("exp").and_then(serde_json::Value::as_u64)?;
-    if exp <= now_unix {
+    let claims = jsonwebtoken::decode::<TokenClaims>(token, &key, &validation)
+        .ok()?
+        .claims;
+    if claims.exp <= now_unix {
         return None;
     }
-    let claims: TokenClaims = serde_json::from_value(data.claims).ok()?;
     let within = claims.seg.len() <= MAX_SEGMENTS && claims.seg.iter().all(|s| s.len() <= MAX_CLAIM_BYTES);
     within.then_some(claims.seg)
 }

@@ -320,19 +320,10 @@ fn new_request_id() -> HeaderValue {
     // `<prefix>-<n in hex>` written into a buffer on the stack: one
     // allocation (the header's own bytes), not three.
     let mut buf = [0u8; 64];
-    let head = prefix.len().min(40);
-    buf[..head].copy_from_slice(&prefix.as_bytes()[..head]);
-    buf[head] = b'-';
-    let digits = if n == 0 {
-        1
-    } else {
-        (64 - n.leading_zeros() as usize).div_ceil(4)
-    };
-    for i in 0..digits {
-        let nibble = (n >> (4 * (digits - 1 - i))) & 0xf;
-        buf[head + 1 + i] = b"0123456789abcdef"[usize::try_from(nibble).unwrap_or(0)];
-    }
-    HeaderValue::from_bytes(&buf[..head + 1 + digits]).unwrap_or_else(|_| HeaderValue::from_static("edge"))
+    let mut rest = &mut buf[..];
+    let _ = std::io::Write::write_fmt(&mut rest, format_args!("{prefix}-{n:x}"));
+    let written = 64 - rest.len();
+    HeaderValue::from_bytes(&buf[..written]).unwrap_or_else(|_| HeaderValue::from_static("edge"))
 }
 
 /// A W3C `traceparent` starting a trace here, for requests that came
