@@ -4,8 +4,10 @@
 #
 #   tests/bench/edge-vs-peers.sh [seconds-per-run]      (default 10)
 #
-# Installs varnish, nginx and wrk from Debian when missing; builds the
-# release `vitrine-edge` and `bare-hyper`; starts, on free loopback ports:
+# Installs varnish, nginx and wrk from Debian when missing; builds
+# `vitrine-edge` and `bare-hyper` with the `production` profile (release with
+# fat LTO, what you deploy; PROFILE=release for a quicker build); starts, on
+# free loopback ports:
 #   origin      nginx serving the page with Cache-Control: public, max-age=3600
 #   varnish     a VCL with that origin as its backend (malloc storage)
 #   nginx-cache nginx with proxy_cache in front of the origin
@@ -17,6 +19,8 @@
 # bare hyper. Finally it holds 12,500 keep-alive connections on the edge and
 # reports wrk's socket errors. Load goes to 127.0.0.1 only, bounded in time.
 # Machines here are shared and noisy: compare the rows of one run.
+# ONLY="bare-hyper edge" runs just those rows, CONNS=64 just that level,
+# SKIP_12500=1 leaves out the 12,500-connection hold.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 seconds=${1:-10}
@@ -34,9 +38,10 @@ if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt 13000 ]; then
     echo "open files limit $(ulimit -n) is under 13000: the 12,500-connection run will fail" >&2
 fi
 
-cargo build --release -q -p vitrine-runtime -p vitrine-tests --bin vitrine-edge --bin bare-hyper
+profile=${PROFILE:-production}
+cargo build --profile "$profile" -q -p vitrine-runtime -p vitrine-tests --bin vitrine-edge --bin bare-hyper
 bash plugins/build.sh personalization >/dev/null
-bin=$PWD/target/release
+bin=$PWD/target/$profile
 
 work=$(mktemp -d /tmp/vitrine-edge-bench.XXXXXX)
 chmod 755 "$work"
