@@ -291,14 +291,22 @@ where
         r
     } else {
         let cacheable = route.mode == RouteMode::Cache && matches!(*request.method(), Method::GET | Method::HEAD);
+        // Only the plain cached path runs inline: the others are boxed so
+        // the future of a hit stays small.
         if super::checkout::wants(request.method(), request.uri().path()) {
-            super::checkout::handle(edge, request.map(Body::new), &request_id, client).await
+            Box::pin(super::checkout::handle(
+                edge,
+                request.map(Body::new),
+                &request_id,
+                client,
+            ))
+            .await
         } else if cacheable && !route.personalize.is_empty() {
-            personalized(edge, route, request.into_parts().0, &request_id, client).await
+            Box::pin(personalized(edge, route, request.into_parts().0, &request_id, client)).await
         } else if cacheable {
             cached(edge, route, request.into_parts().0, &request_id, client).await
         } else {
-            forward(edge, request.map(Body::new), &request_id, client).await
+            Box::pin(forward(edge, request.map(Body::new), &request_id, client)).await
         }
     };
     response.headers_mut().insert(X_REQUEST_ID, request_id);
@@ -528,21 +536,37 @@ async fn cached(
                 return respond(&entry, "STALE", &headers, head, now);
             }
             Use::Validate { on_error } => {
-                return revalidate(edge, &key, target, entry, &headers, request_id, client, on_error, head).await;
+                return Box::pin(revalidate(
+                    edge, &key, target, entry, &headers, request_id, client, on_error, head,
+                ))
+                .await;
             }
         }
     }
+    // The slow paths live in their own boxed futures, so the future every
+    // hit builds (and hyper moves into place per request) stays small.
+    Box::pin(miss(edge, &key, target, &headers, request_id, client, head)).await
+}
 
-    // A miss.
-    let upstream = upstream_headers(&headers, request_id, client);
+/// A miss: the origin's answer through the coalescer, stored if it may be.
+async fn miss(
+    edge: &Arc<Edge>,
+    key: &str,
+    target: &str,
+    headers: &HeaderMap,
+    request_id: &HeaderValue,
+    client: Option<SocketAddr>,
+    head: bool,
+) -> Response {
+    let upstream = upstream_headers(headers, request_id, client);
     let alone = headers.contains_key(header::AUTHORIZATION)
-        || edge.hit_for_pass.get(&*key).is_some_and(|until| until > Instant::now());
+        || edge.hit_for_pass.get(key).is_some_and(|until| until > Instant::now());
     if alone {
         return pass_fetch(edge, target, upstream, head).await;
     }
     let (fetched, role) = edge
         .coalescer
-        .run(&key, || {
+        .run(key, || {
             fetch_and_store(Arc::clone(edge), key.to_string(), target.to_owned(), upstream.clone())
         })
         .await;
@@ -551,12 +575,12 @@ async fn cached(
         metrics::counter!("vitrine_edge_coalesced_waits_total").increment(1);
     }
     let shared = fetched.stored.as_ref().filter(|entry| {
-        role == Role::Leader || policy::vary_matches(&entry.policy.vary, &fetched.request_headers, &headers)
+        role == Role::Leader || policy::vary_matches(&entry.policy.vary, &fetched.request_headers, headers)
     });
     match (shared, &fetched.result) {
         (Some(entry), _) => {
             edge.served.count("MISS");
-            respond(entry, "MISS", &headers, head, SystemTime::now())
+            respond(entry, "MISS", headers, head, SystemTime::now())
         }
         // Not storable (or another variant): a waiter asks the origin itself,
         // so no private answer reaches another shopper.

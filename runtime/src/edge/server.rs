@@ -90,7 +90,7 @@ impl App {
             if let Some(addr) = client {
                 request.extensions_mut().insert(ClientAddr(addr));
             }
-            match self.ops.clone().oneshot(request).await {
+            match Box::pin(self.ops.clone().oneshot(request)).await {
                 Ok(response) => response,
                 Err(never) => match never {},
             }
