@@ -5,6 +5,8 @@ use reqwest::{Method, StatusCode};
 use serde_json::json;
 use uuid::Uuid;
 use vitrine_origin::auth::Role;
+use vitrine_origin::carts::{Cart, CartStore};
+use vitrine_origin::db::Db;
 use vitrine_tests::{Origin, both_backends};
 
 async fn checkout_reserves_stock_and_closes_the_cart(o: &Origin) {
@@ -246,6 +248,134 @@ async fn adjustments_and_payments_need_an_edge_signature(o: &Origin) {
     assert_eq!(o.count("payments").await, 1);
 }
 both_backends!(edge_signed_orders, adjustments_and_payments_need_an_edge_signature);
+
+/// A signed order that consumes `coupon`, for `cart`, as an edge sends it
+/// after pricing with `uses` earlier orders of that coupon.
+fn coupon_order(cart: Uuid, line: &str, coupon: &str, uses: Option<u32>) -> serde_json::Value {
+    let mut body = json!({
+        "cart_id": cart,
+        "adjustments": [
+            { "level": "line", "line_id": line, "amount_minor": 1_000, "reason": "Welcome: 10% off", "coupon": coupon }
+        ],
+    });
+    if let Some(uses) = uses {
+        body["coupon_uses"] = if uses == 0 {
+            json!([])
+        } else {
+            json!([{ "code": coupon.to_ascii_uppercase(), "uses": uses }])
+        };
+    }
+    body
+}
+
+async fn a_coupon_used_since_pricing_is_refused(o: &Origin) {
+    let (user, token) = o.user(Role::Shopper).await;
+    let bearer = format!("Bearer {token}");
+    let auth = [("authorization", bearer.as_str())];
+    let drill = o.product(&["tools"], "Drill", 10_000, 100).await;
+    // A shopper has one open cart, but two devices creating one at the same
+    // moment both get a cart of their own; those are made directly here.
+    let mut carts = Vec::new();
+    for _ in 0..10 {
+        let owned = Cart::new(Some(user), "ZAR");
+        assert!(o.state.carts.save(&owned, 0).await.unwrap());
+        let cart = owned.id;
+        let line = o.add(cart, drill, 1, Some(&token)).await.body["lines"][0]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        carts.push((cart, line));
+    }
+
+    // Eight checkouts at once, every cart priced before any order existed:
+    // exactly one spends the coupon. On Postgres the test holds the
+    // product's row lock until all eight transactions are waiting, so they
+    // overlap for certain (without the origin's lock on the customer, each
+    // would have counted no earlier use, and all eight would pass). SQLite
+    // runs one write transaction at a time, so there they cannot overlap.
+    let held = match &o.state.db {
+        Db::Postgres(_) => {
+            // Connections of its own: the origin's pool is the orders'.
+            let pool = sqlx::postgres::PgPoolOptions::new()
+                .max_connections(2)
+                .connect(&o.state.config.effective_database_url())
+                .await
+                .unwrap();
+            let mut tx = pool.begin().await.unwrap();
+            sqlx::query("SELECT 1 FROM products WHERE id = $1 FOR UPDATE")
+                .bind(drill)
+                .execute(&mut *tx)
+                .await
+                .unwrap();
+            Some((pool, tx))
+        }
+        Db::Sqlite(_) => None,
+    };
+    let orders = futures_util::future::join_all(carts[..8].iter().map(|(cart, line)| {
+        let body = coupon_order(*cart, line, "welcome10", Some(0));
+        async move { o.send_signed(Method::POST, "/api/v1/orders", &body, &auth).await }
+    }));
+    let release = async {
+        let Some((pool, tx)) = held else { return };
+        let waiting = "SELECT count(*) FROM pg_stat_activity \
+                       WHERE datname = current_database() AND wait_event_type = 'Lock'";
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while sqlx::query_scalar::<_, i64>(waiting).fetch_one(&pool).await.unwrap() < 8 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the eight orders never all waited on a lock"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        tx.rollback().await.unwrap();
+    };
+    let (answers, ()) = tokio::join!(orders, release);
+    let created = answers.iter().filter(|a| a.status == StatusCode::CREATED).count();
+    let refused: Vec<_> = answers
+        .iter()
+        .filter(|a| a.status != StatusCode::CREATED)
+        .map(|a| (a.status, a.error_code().to_owned()))
+        .collect();
+    assert_eq!(created, 1, "{refused:?}");
+    assert!(
+        refused
+            .iter()
+            .all(|r| *r == (StatusCode::CONFLICT, "coupon_uses_changed".to_owned())),
+        "{refused:?}"
+    );
+    let refusal = answers.iter().find(|a| a.status == StatusCode::CONFLICT).unwrap();
+    assert_eq!(refusal.body["error"]["details"]["uses"], 1);
+    assert_eq!(refusal.body["error"]["details"]["coupon"], "WELCOME10");
+    // The refused ones wrote nothing: one order, one unit of stock taken.
+    assert_eq!(o.count("orders").await, 1);
+    assert_eq!(o.stock(drill).await, 99);
+
+    // Priced knowing the one earlier use, the coupon is accepted (the
+    // plugin decides what the limit allows; the origin checks the count).
+    let (cart, line) = &carts[8];
+    let known = o
+        .send_signed(
+            Method::POST,
+            "/api/v1/orders",
+            &coupon_order(*cart, line, "WELCOME10", Some(1)),
+            &auth,
+        )
+        .await;
+    assert_eq!(known.status, StatusCode::CREATED, "{:?}", known.body);
+    // Without the counts (an operator's own tooling), no check is made.
+    let (cart, line) = &carts[9];
+    let unchecked = o
+        .send_signed(
+            Method::POST,
+            "/api/v1/orders",
+            &coupon_order(*cart, line, "WELCOME10", None),
+            &auth,
+        )
+        .await;
+    assert_eq!(unchecked.status, StatusCode::CREATED, "{:?}", unchecked.body);
+    assert_eq!(o.count("orders").await, 3);
+}
+both_backends!(coupon_uses_recounted, a_coupon_used_since_pricing_is_refused);
 
 async fn the_state_machine_and_refunds_hold(o: &Origin) {
     let drill = o.product(&["tools"], "Drill", 50_000, 10).await;

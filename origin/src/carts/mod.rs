@@ -137,6 +137,12 @@ pub struct CouponUse {
     pub uses: u32,
 }
 
+/// Orders (not cancelled) of customer `$1` per coupon code, leaving out the
+/// order of cart `$2`.
+pub(crate) const COUPON_USES_SQL: &str = "SELECT a.coupon_code, COUNT(DISTINCT o.id) FROM order_adjustments a JOIN orders o ON o.id = a.order_id \
+     WHERE o.customer_id = $1 AND o.cart_id <> $2 AND o.status <> 'cancelled' AND a.coupon_code IS NOT NULL \
+     GROUP BY a.coupon_code";
+
 /// How many orders, not cancelled, `customer` placed with each of `codes`,
 /// leaving out an order made from `cart` itself: a checkout replayed after
 /// its order was made must price the cart as the first attempt did.
@@ -146,11 +152,8 @@ pub async fn coupon_uses(
     cart: Uuid,
     codes: &[String],
 ) -> Result<Vec<CouponUse>, ApiError> {
-    let rows: Vec<(String, i64)> = with_db!(&state.db, pool => sqlx::query_as(
-        "SELECT a.coupon_code, COUNT(DISTINCT o.id) FROM order_adjustments a JOIN orders o ON o.id = a.order_id \
-         WHERE o.customer_id = $1 AND o.cart_id <> $2 AND o.status <> 'cancelled' AND a.coupon_code IS NOT NULL \
-         GROUP BY a.coupon_code"
-    ).bind(customer).bind(cart).fetch_all(pool).await)?;
+    let rows: Vec<(String, i64)> = with_db!(&state.db, pool => sqlx::query_as(COUPON_USES_SQL)
+        .bind(customer).bind(cart).fetch_all(pool).await)?;
     Ok(rows
         .into_iter()
         .filter(|(code, _)| codes.contains(code))

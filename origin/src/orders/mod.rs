@@ -267,6 +267,15 @@ pub struct CreateOrder {
     pub deferred_authorization: Option<crate::payments::DeferredAuthorization>,
     /// The total the shopper was shown; if given and different, 409.
     pub expected_total_minor: Option<i64>,
+    /// How many orders the cart's owner had placed with each of the cart's
+    /// coupons when the cart was priced (`coupon_uses` of
+    /// `GET /api/v1/carts/{id}`; a code not listed had none). When given,
+    /// the order's transaction locks the customer and counts again, and a
+    /// coupon an adjustment consumes that was used since is refused with
+    /// 409 `coupon_uses_changed`: two checkouts at once cannot both spend a
+    /// once-per-customer coupon.
+    #[serde(default)]
+    pub coupon_uses: Option<Vec<crate::carts::CouponUse>>,
 }
 
 /// A line of an order.
@@ -514,12 +523,50 @@ pub async fn create(
         .map(|p| p.user_id));
     let currency = cart.currency.clone();
 
+    let consumed: std::collections::BTreeSet<String> = request
+        .adjustments
+        .iter()
+        .filter_map(|a| a.coupon.as_deref())
+        .map(str::to_ascii_uppercase)
+        .collect();
     // Lock rows in a fixed order so two checkouts never deadlock.
     let mut lines: Vec<&crate::carts::CartLine> = cart.lines.iter().collect();
     lines.sort_by_key(|l| l.product_id);
 
     let outcome: Result<Vec<i64>, ApiError> = with_db!(&state.db, pool => {
         let mut tx = pool.begin_write().await?;
+        // The customer first, then the products: one lock order for every
+        // checkout, so two never deadlock.
+        if let (Some(priced), Some(customer)) = (&request.coupon_uses, customer_id)
+            && !consumed.is_empty()
+        {
+            sqlx::query("UPDATE users SET id = id WHERE id = $1")
+                .bind(customer)
+                .execute(&mut *tx)
+                .await?;
+            let rows: Vec<(String, i64)> = sqlx::query_as(crate::carts::COUPON_USES_SQL)
+                .bind(customer)
+                .bind(cart.id)
+                .fetch_all(&mut *tx)
+                .await?;
+            for code in &consumed {
+                let used = rows.iter().find(|(c, _)| c == code).map_or(0, |(_, n)| *n);
+                let priced_with = priced
+                    .iter()
+                    .find(|u| u.code.eq_ignore_ascii_case(code))
+                    .map_or(0, |u| i64::from(u.uses));
+                if used != priced_with {
+                    tx.rollback().await?;
+                    return Err(ApiError::Conflict {
+                        code: "coupon_uses_changed",
+                        message: format!(
+                            "coupon {code} has been used in {used} orders, not {priced_with}, since the cart was priced"
+                        ),
+                        details: Some(json!({ "coupon": code, "uses": used })),
+                    });
+                }
+            }
+        }
         let mut versions = Vec::with_capacity(lines.len());
         let mut problems = Vec::new();
         for line in &lines {

@@ -9,9 +9,10 @@
 //! - `POST /api/v1/checkout` with `Idempotency-Key`: load the cart, price
 //!   it, authorize the total through the payment plugin, then create the
 //!   order at the origin with the priced lines' adjustments (plugin name and
-//!   version, for audit) and the authorization. The origin re-checks prices,
-//!   stock and the adjustments in its transaction; when it refuses, the
-//!   authorization is voided and the shopper told what changed.
+//!   version, for audit), the coupon use counts the promotions saw, and the
+//!   authorization. The origin re-checks prices, stock, the adjustments and
+//!   those counts in its transaction; when it refuses, the authorization is
+//!   voided and the shopper told what changed.
 //!
 //! **Replays.** Every step is keyed by the cart and the shopper's key: the
 //! provider's idempotency key is [`provider_idempotency_key`], the order
@@ -527,6 +528,20 @@ async fn checkout(
         "expected_total_minor": total,
     });
     if let Some(object) = order.as_object_mut() {
+        // The use counts the promotions saw: the origin counts again under
+        // a lock on the customer, so two checkouts at once cannot both
+        // spend a once-per-customer coupon.
+        if priced.cart.owner_id.is_some() {
+            object.insert(
+                "coupon_uses".into(),
+                priced
+                    .cart
+                    .coupon_uses
+                    .iter()
+                    .map(|u| json!({ "code": u.code, "uses": u.uses }))
+                    .collect(),
+            );
+        }
         if let Some(email) = &request.email {
             object.insert("email".into(), json!(email));
         }
@@ -592,6 +607,7 @@ async fn checkout(
         "price_changed"
             | "insufficient_stock"
             | "total_changed"
+            | "coupon_uses_changed"
             | "invalid_adjustment"
             | "payment_amount_mismatch"
             | "empty_cart"
