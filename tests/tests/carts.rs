@@ -290,3 +290,59 @@ async fn concurrent_adds_lose_nothing(o: &Origin) {
     assert!(ok >= 8, "most concurrent adds succeed, got {ok}");
 }
 both_backends!(concurrent_adds, concurrent_adds_lose_nothing);
+
+async fn one_shopper_has_one_cart_however_many_devices(o: &Origin) {
+    let drill = o.product(&["tools"], "Drill", 99_999, 100).await;
+    // Twelve devices start a cart at the same moment: they all get one cart.
+    let (_, token) = o.user(Role::Shopper).await;
+    let starts = (0..12).map(|_| o.call(Method::POST, "/api/v1/carts", None, Some(&token)));
+    let answers = futures_util::future::join_all(starts).await;
+    let ids: std::collections::BTreeSet<String> = answers
+        .iter()
+        .map(|a| {
+            assert!(a.status.is_success(), "{:?}", a.body);
+            a.body["id"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    assert_eq!(ids.len(), 1, "{ids:?}");
+    let created = answers.iter().filter(|a| a.status == StatusCode::CREATED).count();
+    assert_eq!(created, 1, "one cart created, the others given it");
+
+    // Four devices sign in at once, each with a guest cart: one cart holds
+    // every guest line.
+    let email = format!("devices-{}@example.test", uuid::Uuid::new_v4().simple());
+    let password = "a long enough password";
+    let reg = o
+        .post(
+            "/api/v1/auth/register",
+            &json!({"email": email, "password": password, "name": "D"}),
+        )
+        .await;
+    assert_eq!(reg.status, StatusCode::CREATED, "{:?}", reg.body);
+    let mut guests = Vec::new();
+    for _ in 0..4 {
+        let guest = o.cart(None).await;
+        assert_eq!(o.add(guest, drill, 1, None).await.status, StatusCode::OK);
+        guests.push(guest);
+    }
+    let logins = guests.iter().map(|guest| {
+        let body = json!({"email": email, "password": password, "guest_cart_id": guest});
+        async move { o.post("/api/v1/auth/login", &body).await }
+    });
+    let logins = futures_util::future::join_all(logins).await;
+    let carts: std::collections::BTreeSet<String> = logins
+        .iter()
+        .map(|l| {
+            assert_eq!(l.status, StatusCode::OK, "{:?}", l.body);
+            l.body["cart_id"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    assert_eq!(carts.len(), 1, "{carts:?}");
+    let token = logins[0].body["access_token"].as_str().unwrap();
+    let cart = carts.first().unwrap();
+    let merged = o
+        .call(Method::GET, &format!("/api/v1/carts/{cart}"), None, Some(token))
+        .await;
+    assert_eq!(merged.body["lines"][0]["quantity"], 4, "{:?}", merged.body);
+}
+both_backends!(one_cart_per_shopper, one_shopper_has_one_cart_however_many_devices);

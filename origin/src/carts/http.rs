@@ -46,23 +46,43 @@ fn cart_response(state: &AppState, status: StatusCode, cart: &Cart) -> Result<Re
     )
 )]
 async fn create_cart(State(state): State<AppState>, principal: Option<Principal>) -> Result<Response, ApiError> {
-    if let Some(p) = principal {
-        if let Some(id) = state.carts.user_cart(p.user_id).await? {
-            if let Some(cart) = state.carts.load(id).await? {
-                if cart.status == super::CartStatus::Open && cart.visible_to(Some(&p)) {
-                    return cart_response(&state, StatusCode::OK, &cart);
-                }
-            }
+    let state = &state;
+    let new_cart = |owner: Option<Uuid>| async move {
+        let cart = Cart::new(owner, &state.config.currency);
+        if !state.carts.save(&cart, 0).await? {
+            return Err(ApiError::Internal(anyhow::anyhow!("a new cart id collided")));
         }
+        Ok::<_, ApiError>(cart)
+    };
+    let Some(p) = principal else {
+        return cart_response(state, StatusCode::CREATED, &new_cart(None).await?);
+    };
+    // One open cart per shopper: when two devices create one at the same
+    // moment, the pointer is set by compare-and-set, and the loser answers
+    // with the winner's cart (its own, empty and unreferenced, expires).
+    let mut made: Option<Cart> = None;
+    for _ in 0..4 {
+        let current = state.carts.user_cart(p.user_id).await?;
+        if let Some(id) = current
+            && let Some(cart) = state.carts.load(id).await?
+            && cart.status == super::CartStatus::Open
+            && cart.visible_to(Some(&p))
+        {
+            return cart_response(state, StatusCode::OK, &cart);
+        }
+        let cart = match made.take() {
+            Some(cart) => cart,
+            None => new_cart(Some(p.user_id)).await?,
+        };
+        if state.carts.swap_user_cart(p.user_id, current, Some(cart.id)).await? {
+            return cart_response(state, StatusCode::CREATED, &cart);
+        }
+        made = Some(cart);
     }
-    let cart = Cart::new(principal.map(|p| p.user_id), &state.config.currency);
-    if !state.carts.save(&cart, 0).await? {
-        return Err(ApiError::Internal(anyhow::anyhow!("a new cart id collided")));
-    }
-    if let Some(p) = principal {
-        state.carts.set_user_cart(p.user_id, Some(cart.id)).await?;
-    }
-    cart_response(&state, StatusCode::CREATED, &cart)
+    Err(ApiError::Internal(anyhow::anyhow!(
+        "user {}'s cart pointer kept changing while a cart was created",
+        p.user_id
+    )))
 }
 
 /// One cart, with line totals and the subtotal.

@@ -382,10 +382,26 @@ pub fn closed(cart: &Cart) -> ApiError {
 /// id of the cart the user now has. A guest cart that is missing, owned by
 /// someone else or closed is ignored.
 pub async fn merge_on_login(state: &AppState, guest_id: Uuid, user: Principal) -> Result<Option<Uuid>, ApiError> {
+    // Two logins at once may both find no open cart; only one of them can
+    // adopt its guest cart, and the other then merges into that one.
+    for _ in 0..4 {
+        if let Some(outcome) = try_merge(state, guest_id, user).await? {
+            return Ok(outcome);
+        }
+    }
+    Err(ApiError::Internal(anyhow::anyhow!(
+        "user {}'s cart pointer kept changing while a guest cart was merged",
+        user.user_id
+    )))
+}
+
+/// One attempt of [`merge_on_login`]; `None` when another request moved the
+/// user's cart pointer meanwhile.
+async fn try_merge(state: &AppState, guest_id: Uuid, user: Principal) -> Result<Option<Option<Uuid>>, ApiError> {
     let current = state.carts.user_cart(user.user_id).await?;
     let guest = match state.carts.load(guest_id).await? {
         Some(c) if c.owner_id.is_none() && c.status == CartStatus::Open => c,
-        _ => return Ok(current),
+        _ => return Ok(Some(current)),
     };
     let target = match current {
         Some(id) if id != guest_id => match state.carts.load(id).await? {
@@ -395,14 +411,21 @@ pub async fn merge_on_login(state: &AppState, guest_id: Uuid, user: Principal) -
         _ => None,
     };
     let Some(target) = target else {
-        // No open cart yet: the guest cart becomes the user's.
+        // No open cart yet: the guest cart becomes the user's, if the
+        // pointer still says what it said.
+        if !state
+            .carts
+            .swap_user_cart(user.user_id, current, Some(guest_id))
+            .await?
+        {
+            return Ok(None);
+        }
         update(state, guest_id, None, |c| {
             c.owner_id = Some(user.user_id);
             Ok(())
         })
         .await?;
-        state.carts.set_user_cart(user.user_id, Some(guest_id)).await?;
-        return Ok(Some(guest_id));
+        return Ok(Some(Some(guest_id)));
     };
     update(state, target, Some(&user), |c| {
         c.absorb(&guest);
@@ -415,7 +438,7 @@ pub async fn merge_on_login(state: &AppState, guest_id: Uuid, user: Principal) -
         Ok(())
     })
     .await?;
-    Ok(Some(target))
+    Ok(Some(Some(target)))
 }
 
 #[cfg(test)]

@@ -7,7 +7,9 @@
 //!   version equals `expected` (`0` meaning "must not exist yet") and reports
 //!   whether it wrote. Two concurrent writers of one cart never both succeed,
 //!   so no update is lost; the loser reloads and retries.
-//! - The user → cart pointer (`user_cart`) is a plain last-writer-wins value.
+//! - The user → cart pointer (`user_cart`) changes only by compare-and-set
+//!   too (`swap_user_cart`), so two devices creating a user's cart at the
+//!   same moment end up sharing one cart rather than holding one each.
 
 use std::time::Duration;
 
@@ -27,8 +29,14 @@ pub trait CartStore {
     fn save(&self, cart: &Cart, expected: i64) -> impl Future<Output = Result<bool, ApiError>> + Send;
     /// The id of `user`'s current cart, if any.
     fn user_cart(&self, user: Uuid) -> impl Future<Output = Result<Option<Uuid>, ApiError>> + Send;
-    /// Points `user` at `cart` (or at none).
-    fn set_user_cart(&self, user: Uuid, cart: Option<Uuid>) -> impl Future<Output = Result<(), ApiError>> + Send;
+    /// Points `user` at `cart` (or at none) if it points at `expected` now
+    /// (`None`: at nothing); reports whether it did.
+    fn swap_user_cart(
+        &self,
+        user: Uuid,
+        expected: Option<Uuid>,
+        cart: Option<Uuid>,
+    ) -> impl Future<Output = Result<bool, ApiError>> + Send;
 }
 
 /// The configured cart backend.
@@ -99,10 +107,10 @@ impl CartStore for Carts {
             Self::Sql(s) => s.user_cart(user).await,
         }
     }
-    async fn set_user_cart(&self, user: Uuid, cart: Option<Uuid>) -> Result<(), ApiError> {
+    async fn swap_user_cart(&self, user: Uuid, expected: Option<Uuid>, cart: Option<Uuid>) -> Result<bool, ApiError> {
         match self {
-            Self::Redis(r) => r.set_user_cart(user, cart).await,
-            Self::Sql(s) => s.set_user_cart(user, cart).await,
+            Self::Redis(r) => r.swap_user_cart(user, expected, cart).await,
+            Self::Sql(s) => s.swap_user_cart(user, expected, cart).await,
         }
     }
 }
@@ -125,6 +133,7 @@ pub struct RedisCarts {
     prefix: String,
     ttl: Duration,
     cas: std::sync::Arc<redis::Script>,
+    swap: std::sync::Arc<redis::Script>,
 }
 
 const CAS_SCRIPT: &str = r"
@@ -137,6 +146,20 @@ end
 return 0
 ";
 
+/// Compare-and-set of a user's cart pointer: `ARGV[1]` the expected id (''
+/// for none), `ARGV[2]` the new one ('' for none), `ARGV[3]` its TTL in ms.
+const SWAP_SCRIPT: &str = r"
+local current = redis.call('GET', KEYS[1])
+if current == false then current = '' end
+if current ~= ARGV[1] then return 0 end
+if ARGV[2] == '' then
+  redis.call('DEL', KEYS[1])
+else
+  redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+end
+return 1
+";
+
 impl RedisCarts {
     /// Carts under `prefix` through `conn`, expiring `ttl` after their last write.
     pub fn new(conn: redis::aio::ConnectionManager, prefix: &str, ttl: Duration) -> Self {
@@ -145,6 +168,7 @@ impl RedisCarts {
             prefix: prefix.to_owned(),
             ttl,
             cas: std::sync::Arc::new(redis::Script::new(CAS_SCRIPT)),
+            swap: std::sync::Arc::new(redis::Script::new(SWAP_SCRIPT)),
         }
     }
 
@@ -185,18 +209,19 @@ impl CartStore for RedisCarts {
         Ok(id.and_then(|s| s.parse().ok()))
     }
 
-    async fn set_user_cart(&self, user: Uuid, cart: Option<Uuid>) -> Result<(), ApiError> {
+    async fn swap_user_cart(&self, user: Uuid, expected: Option<Uuid>, cart: Option<Uuid>) -> Result<bool, ApiError> {
         let mut conn = self.conn.clone();
-        match cart {
-            Some(cart) => {
-                let ttl = self.ttl.as_secs();
-                let () = conn.set_ex(self.user_key(user), cart.to_string(), ttl).await?;
-            }
-            None => {
-                let _: i64 = conn.del(self.user_key(user)).await?;
-            }
-        }
-        Ok(())
+        let id = |c: Option<Uuid>| c.map(|c| c.to_string()).unwrap_or_default();
+        let ttl_ms = u64::try_from(self.ttl.as_millis()).unwrap_or(u64::MAX);
+        let swapped: i64 = self
+            .swap
+            .key(self.user_key(user))
+            .arg(id(expected))
+            .arg(id(cart))
+            .arg(ttl_ms)
+            .invoke_async(&mut conn)
+            .await?;
+        Ok(swapped == 1)
     }
 }
 
@@ -256,15 +281,19 @@ impl CartStore for SqlCarts {
         )
     }
 
-    async fn set_user_cart(&self, user: Uuid, cart: Option<Uuid>) -> Result<(), ApiError> {
-        match cart {
-            Some(cart) => with_db!(&self.db, pool => sqlx::query(
-                "INSERT INTO user_carts (user_id, cart_id) VALUES ($1, $2) \
-                 ON CONFLICT (user_id) DO UPDATE SET cart_id = excluded.cart_id"
-            ).bind(user).bind(cart).execute(pool).await.map(drop))?,
-            None => with_db!(&self.db, pool => sqlx::query("DELETE FROM user_carts WHERE user_id = $1")
-                .bind(user).execute(pool).await.map(drop))?,
+    async fn swap_user_cart(&self, user: Uuid, expected: Option<Uuid>, cart: Option<Uuid>) -> Result<bool, ApiError> {
+        let affected = match (expected, cart) {
+            (None, None) => return Ok(self.user_cart(user).await?.is_none()),
+            (None, Some(cart)) => with_db!(&self.db, pool => sqlx::query(
+                "INSERT INTO user_carts (user_id, cart_id) VALUES ($1, $2) ON CONFLICT (user_id) DO NOTHING"
+            ).bind(user).bind(cart).execute(pool).await.map(|r| r.rows_affected()))?,
+            (Some(old), Some(cart)) => with_db!(&self.db, pool => sqlx::query(
+                "UPDATE user_carts SET cart_id = $1 WHERE user_id = $2 AND cart_id = $3"
+            ).bind(cart).bind(user).bind(old).execute(pool).await.map(|r| r.rows_affected()))?,
+            (Some(old), None) => with_db!(&self.db, pool => sqlx::query(
+                "DELETE FROM user_carts WHERE user_id = $1 AND cart_id = $2"
+            ).bind(user).bind(old).execute(pool).await.map(|r| r.rows_affected()))?,
         };
-        Ok(())
+        Ok(affected == 1)
     }
 }

@@ -803,11 +803,8 @@ async fn close_cart(state: &AppState, cart_id: Uuid, order_id: Uuid) {
     match result {
         Ok(Some(cart)) => {
             if let Some(owner) = cart.owner_id {
-                if let Ok(Some(current)) = state.carts.user_cart(owner).await {
-                    if current == cart_id {
-                        let _ = state.carts.set_user_cart(owner, None).await;
-                    }
-                }
+                // Unless the pointer has moved on to another cart already.
+                let _ = state.carts.swap_user_cart(owner, Some(cart_id), None).await;
             }
         }
         Ok(None) => {}
