@@ -304,19 +304,32 @@ impl Origin {
         .expect("fingerprint")
     }
 
+    /// The password of every user made by [`account`](Self::account).
+    pub const PASSWORD: &'static str = "correct horse battery staple";
+
+    /// Creates a user with `role`, not signed in; returns (id, email). The
+    /// password is [`Origin::PASSWORD`].
+    pub async fn account(&self, role: Role) -> (Uuid, String) {
+        let email = format!("{}-{}@example.test", role.as_str(), Uuid::new_v4().simple());
+        let user =
+            vitrine_origin::auth::service::create_user(&self.state.db, &email, Self::PASSWORD, "Test User", role)
+                .await
+                .expect("create user");
+        (user.id, email)
+    }
+
     /// Creates a user with `role` and returns (id, access token).
     pub async fn user(&self, role: Role) -> (Uuid, String) {
-        let email = format!("{}-{}@example.test", role.as_str(), Uuid::new_v4().simple());
-        let password = "correct horse battery staple";
-        let user = vitrine_origin::auth::service::create_user(&self.state.db, &email, password, "Test User", role)
-            .await
-            .expect("create user");
+        let (id, email) = self.account(role).await;
         let login = self
-            .post("/api/v1/auth/login", &json!({ "email": email, "password": password }))
+            .post(
+                "/api/v1/auth/login",
+                &json!({ "email": email, "password": Self::PASSWORD }),
+            )
             .await;
         assert_eq!(login.status, StatusCode::OK, "login: {:?}", login.body);
         (
-            user.id,
+            id,
             login.body["access_token"].as_str().expect("access token").to_owned(),
         )
     }

@@ -310,15 +310,7 @@ async fn one_shopper_has_one_cart_however_many_devices(o: &Origin) {
 
     // Four devices sign in at once, each with a guest cart: one cart holds
     // every guest line.
-    let email = format!("devices-{}@example.test", uuid::Uuid::new_v4().simple());
-    let password = "a long enough password";
-    let reg = o
-        .post(
-            "/api/v1/auth/register",
-            &json!({"email": email, "password": password, "name": "D"}),
-        )
-        .await;
-    assert_eq!(reg.status, StatusCode::CREATED, "{:?}", reg.body);
+    let (_, email) = o.account(Role::Shopper).await;
     let mut guests = Vec::new();
     for _ in 0..4 {
         let guest = o.cart(None).await;
@@ -326,7 +318,7 @@ async fn one_shopper_has_one_cart_however_many_devices(o: &Origin) {
         guests.push(guest);
     }
     let logins = guests.iter().map(|guest| {
-        let body = json!({"email": email, "password": password, "guest_cart_id": guest});
+        let body = json!({"email": email, "password": Origin::PASSWORD, "guest_cart_id": guest});
         async move { o.post("/api/v1/auth/login", &body).await }
     });
     let logins = futures_util::future::join_all(logins).await;

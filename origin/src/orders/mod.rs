@@ -278,6 +278,30 @@ pub struct CreateOrder {
     pub coupon_uses: Option<Vec<crate::carts::CouponUse>>,
 }
 
+/// The refusal for the first coupon in `consumed` whose orders `counted`
+/// (code, orders; from [`crate::carts::COUPON_USES_SQL`]) differ from what
+/// the cart was `priced` with; a code missing from either had none.
+fn coupon_uses_changed(
+    consumed: &std::collections::BTreeSet<String>,
+    counted: &[(String, i64)],
+    priced: &[crate::carts::CouponUse],
+) -> Option<ApiError> {
+    consumed.iter().find_map(|code| {
+        let used = counted.iter().find(|(c, _)| c == code).map_or(0, |(_, n)| *n);
+        let priced_with = priced
+            .iter()
+            .find(|u| u.code.eq_ignore_ascii_case(code))
+            .map_or(0, |u| i64::from(u.uses));
+        (used != priced_with).then(|| ApiError::Conflict {
+            code: "coupon_uses_changed",
+            message: format!(
+                "coupon {code} has been used in {used} orders, not {priced_with}, since the cart was priced"
+            ),
+            details: Some(json!({ "coupon": code, "uses": used })),
+        })
+    })
+}
+
 /// A line of an order.
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 pub struct OrderLine {
@@ -549,22 +573,9 @@ pub async fn create(
                 .bind(cart.id)
                 .fetch_all(&mut *tx)
                 .await?;
-            for code in &consumed {
-                let used = rows.iter().find(|(c, _)| c == code).map_or(0, |(_, n)| *n);
-                let priced_with = priced
-                    .iter()
-                    .find(|u| u.code.eq_ignore_ascii_case(code))
-                    .map_or(0, |u| i64::from(u.uses));
-                if used != priced_with {
-                    tx.rollback().await?;
-                    return Err(ApiError::Conflict {
-                        code: "coupon_uses_changed",
-                        message: format!(
-                            "coupon {code} has been used in {used} orders, not {priced_with}, since the cart was priced"
-                        ),
-                        details: Some(json!({ "coupon": code, "uses": used })),
-                    });
-                }
+            if let Some(changed) = coupon_uses_changed(&consumed, &rows, priced) {
+                tx.rollback().await?;
+                return Err(changed);
             }
         }
         let mut versions = Vec::with_capacity(lines.len());

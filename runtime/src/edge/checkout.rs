@@ -151,7 +151,7 @@ struct OriginMoney {
     currency: String,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 struct CouponUse {
     code: String,
     uses: u32,
@@ -532,15 +532,7 @@ async fn checkout(
         // a lock on the customer, so two checkouts at once cannot both
         // spend a once-per-customer coupon.
         if priced.cart.owner_id.is_some() {
-            object.insert(
-                "coupon_uses".into(),
-                priced
-                    .cart
-                    .coupon_uses
-                    .iter()
-                    .map(|u| json!({ "code": u.code, "uses": u.uses }))
-                    .collect(),
-            );
+            object.insert("coupon_uses".into(), json!(priced.cart.coupon_uses));
         }
         if let Some(email) = &request.email {
             object.insert("email".into(), json!(email));
